@@ -1,0 +1,152 @@
+"""Demo data: a few public bodies, their services, citizens and accesses, sent through Kafka.
+
+Event ids are derived from the demo itself, so loading the demo twice records nothing
+new: the ledger's idempotency at work. One forged event shows a refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.catalogue import DATA_ACCESSED
+from ledger.emitter import Emitter, KafkaTransport
+from ledger.settings import Settings
+from ledger.signing import SigningKey
+
+ORGANISATIONS = {
+    "DWP": "the Department for Work and Pensions",
+    "HMRC": "HM Revenue and Customs",
+    "NHSE": "NHS England",
+    "LEEDS": "Leeds City Council",
+}
+
+SERVICES = {
+    "urn:ledger:service:dwp:uc-case-system": ("DWP", "Universal Credit case system"),
+    "urn:ledger:service:hmrc:tax-credits": ("HMRC", "Tax credits service"),
+    "urn:ledger:service:nhse:summary-care-record": ("NHSE", "Summary Care Record"),
+    "urn:ledger:service:leeds:council-tax": ("LEEDS", "Council Tax system"),
+}
+
+CITIZENS = {
+    "Alex": "nhs-number:9434765919",
+    "Sam": "nino:AB123456C",
+    "Jo": "one-login:urn:fdc:gov.uk:2022:demo-citizen-jo-0001",
+}
+
+# (citizen, service, days ago, record, categories, purpose code, purpose text, role, action)
+ACCESSES = [
+    ("Alex", "dwp", 2, "benefit claim", ["benefits"], "uc-claim",
+     "to process your Universal Credit application", "Work coach", "viewed"),
+    ("Alex", "nhse", 9, "health summary", ["health"], "direct-care",
+     "to give you care at the emergency department", "Emergency doctor", "viewed"),
+    ("Alex", "hmrc", 20, "tax credits record", ["income", "household"], "tc-award",
+     "to check your tax credits award", "Compliance officer", "exported"),
+    ("Sam", "hmrc", 1, "income record", ["income"], "uc-earnings",
+     "to confirm your earnings for Universal Credit", "Caseworker", "viewed"),
+    ("Sam", "leeds", 5, "council tax account", ["contact details", "household"], "ctr",
+     "to work out your council tax reduction", "Revenues officer", "changed"),
+    ("Jo", "dwp", 3, "contact details", ["contact details"], "uc-claim",
+     "to update your Universal Credit claim", "Service centre agent", "changed"),
+]
+
+CATEGORY_TEXT = {
+    "benefits": "your benefit claim details",
+    "health": "your health records",
+    "income": "your income",
+    "household": "who lives with you",
+    "contact details": "your contact details",
+}
+
+
+def _service_key(home: Path, source: str) -> SigningKey:
+    """Demo services keep their keys under the ledger home, so restarts reuse them."""
+    folder = home / "demo-keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (source.rsplit(":", 1)[-1] + ".seed")
+    if not path.exists():
+        path.write_text(SigningKey.generate().seed.hex())
+        path.chmod(0o600)
+    return SigningKey(bytes.fromhex(path.read_text().strip()))
+
+
+def _source_for(short: str) -> str:
+    return next(s for s in SERVICES if f":{short}:" in s)
+
+
+def _access_data(row: tuple[Any, ...]) -> dict[str, Any]:
+    citizen, short, _, record, categories, code, text, role, action = row
+    scheme, _, value = CITIZENS[citizen].partition(":")
+    return {
+        "subjects": [{"scheme": scheme, "value": value}],
+        "accessor": {
+            "organisation": SERVICES[_source_for(short)][0],
+            "role": role,
+            "official": f"staff-{zlib.crc32(role.encode()) % 10000:04d}",
+        },
+        "system": SERVICES[_source_for(short)][1],
+        "record": record,
+        "data_categories": [{"code": c.replace(" ", "-"), "text": CATEGORY_TEXT[c]} for c in categories],
+        "purpose": {"code": code, "text": text},
+        "lawful_basis": {"article6": "public-task", "article9": "health-care" if short == "nhse" else None},
+        "action": action,
+        "break_glass": short == "nhse",
+    }
+
+
+def register(settings: Settings) -> dict[str, Emitter]:
+    """Register organisations, services and keys (idempotent); return an emitter each."""
+    ledger = Ledger.from_settings(settings)
+    try:
+        for code, name in ORGANISATIONS.items():
+            ledger.register_organisation(code, name)
+        emitters = {}
+        for source, (organisation, name) in SERVICES.items():
+            ledger.register_service(source, organisation, name, [DATA_ACCESSED])
+            key = _service_key(settings.home, source)
+            ledger.register_key(source, key.public_key, datetime(2020, 1, 1, tzinfo=UTC))
+            emitters[source] = Emitter(source, key)
+        return emitters
+    finally:
+        ledger.close()
+
+
+def load_demo(settings: Settings, api_url: str) -> None:
+    emitters = register(settings)
+    transport = KafkaTransport(settings.kafka_bootstrap, settings.topic_submissions)
+    today = datetime.now(UTC).replace(hour=10, minute=15, second=0, microsecond=0)
+    for index, row in enumerate(ACCESSES):
+        emitter = emitters[_source_for(row[1])]
+        emitter.transport = transport
+        emitter.emit(
+            DATA_ACCESSED,
+            _access_data(row),
+            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"ledger-demo/{index}")),
+            time=today - timedelta(days=row[2]),
+        )
+    forged = emitters[_source_for("dwp")].build(DATA_ACCESSED, _access_data(ACCESSES[0]))
+    forged["data"]["record"] = "medical history"  # altered after signing
+    transport.send(b"demo-forged", json.dumps(forged).encode())
+    transport.flush()
+    transport.close()
+    _wait_for_timeline(api_url, CITIZENS["Alex"], expected=3)
+    print("\nDemo data loaded through Kafka: 6 signed accesses, and 1 forged event refused.")
+    for name, subject in CITIZENS.items():
+        print(f"  {name}'s timeline:  curl {api_url}/v1/citizens/{subject}/timeline")
+
+
+def _wait_for_timeline(api_url: str, subject: str, expected: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{api_url}/v1/citizens/{subject}/timeline") as response:  # noqa: S310
+            if len(json.load(response)["entries"]) >= expected:
+                return
+        time.sleep(0.3)
+    raise TimeoutError("the demo events did not reach the timeline in time")

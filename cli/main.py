@@ -1,0 +1,153 @@
+"""The ``ledger`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+
+from ledger.settings import Settings, SettingsError, settings_table
+
+EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE = 0, 1, 2
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.processes import stop_on_signals
+    from cli.supervisor import supervise
+
+    return supervise(settings, demo=args.demo, stop=stop_on_signals())
+
+
+def _serve_postgres(settings: Settings, _: argparse.Namespace) -> int:
+    from cli.processes import stop_on_signals
+    from infra.postgres import EmbeddedPostgres
+
+    stop = stop_on_signals()
+    pg = EmbeddedPostgres(settings.home / "pgdata", port=settings.embedded_pg_port)
+    print(f"LEDGER_DATABASE_URL={pg.start()}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        pg.stop()
+    return EXIT_OK
+
+
+def _serve_broker(settings: Settings, _: argparse.Namespace) -> int:
+    from cli.processes import stop_on_signals
+    from infra.broker import EmbeddedBroker
+
+    stop = stop_on_signals()
+    broker = EmbeddedBroker(port=settings.embedded_kafka_port)
+    bootstrap = broker.start()
+    from infra.topics import ensure_topics
+
+    ensure_topics(bootstrap, settings.topic_partitions)
+    print(f"LEDGER_KAFKA_BOOTSTRAP={bootstrap}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        broker.stop()
+    return EXIT_OK
+
+
+def _init(settings: Settings, _: argparse.Namespace) -> int:
+    from cli.supervisor import prepare
+
+    prepare(settings)
+    print("tables and topics are ready")
+    return EXIT_OK
+
+
+def _doctor(settings: Settings, _: argparse.Namespace) -> int:
+    from infra.health import check_broker, check_postgres
+
+    results = [
+        check_postgres(settings.effective_database_url),
+        check_broker(settings.effective_kafka_bootstrap, settings.topic_partitions),
+    ]
+    for result in results:
+        mark = "ok  " if result.healthy else "FAIL"
+        print(f"{result.component:<11} {mark} {result.target}  {result.detail}")
+    return EXIT_OK if all(r.healthy for r in results) else EXIT_UNHEALTHY
+
+
+def _demo(settings: Settings, _: argparse.Namespace) -> int:
+    from cli.demo import load_demo
+
+    settings = dataclasses.replace(
+        settings,
+        database_url=settings.effective_database_url,
+        kafka_bootstrap=settings.effective_kafka_bootstrap,
+    )
+    load_demo(settings, f"http://{settings.api_host}:{settings.api_port}")
+    return EXIT_OK
+
+
+def _process(name: str):  # type: ignore[no-untyped-def]
+    def run(settings: Settings, _: argparse.Namespace) -> int:
+        from cli import processes
+
+        return int(getattr(processes, name)(settings))
+
+    return run
+
+
+def _settings(_: Settings, __: argparse.Namespace) -> int:
+    print(settings_table())
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ledger",
+        description="Audit and consent ledger for public sector data sharing. Settings come "
+        "from LEDGER_* environment variables (see `ledger settings`).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    run = add("run", _run, "Run everything (embedded PostgreSQL and broker unless configured)")
+    run.add_argument("--no-demo", dest="demo", action="store_false", help="skip the demo data")
+    add("ingest", _process("run_ingest"), "Run one ingest worker (ledger.submissions -> ledger)")
+    add("project", _process("run_projector"), "Run the projection runner (ledger -> views)")
+    add("api", _process("run_api"), "Serve the HTTP API")
+    add("postgres", _serve_postgres, "Run the embedded PostgreSQL alone, until Ctrl-C")
+    add("broker", _serve_broker, "Run the embedded broker alone (topics created), until Ctrl-C")
+    add("init", _init, "Create the ledger's tables and topics (idempotent)")
+    add("demo", _demo, "Load the demo data into a running ledger, through Kafka")
+    add("doctor", _doctor, "Say what this is connected to and whether each part is healthy")
+    add("settings", _settings, "Print every setting, its default and meaning (Markdown)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"ledger: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(settings)
+    started = time.monotonic()
+    code = int(args.handler(settings, args))
+    logging.getLogger("ledger").debug("%s finished in %.1f s", args.command, time.monotonic() - started)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

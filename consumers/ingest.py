@@ -1,0 +1,175 @@
+"""The ingest worker: a consumer-group member that appends submissions to the ledger.
+
+For each polled partition batch: assess every record (accept or refuse), then append
+the accepted events, the refusals and the partition's last offset in ONE ledger
+transaction; only then publish refusals to the dead-letter topic and commit the
+Kafka offset. On assignment the worker resumes from the position tracked in
+PostgreSQL, so a crash anywhere replays at most what was not yet durable, and a
+replayed record finds its position already tracked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from ledger.application import Ledger
+from ledger.intake import Intake, utcnow
+from ledger.persistence import RefusalRow, kafka_tracking_name
+from ledger.refusals import Refusal
+from ledger.settings import Settings
+
+log = logging.getLogger("ledger.ingest")
+
+
+@dataclass
+class IngestStats:
+    accepted: int = 0
+    duplicates: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+
+class _ResumeFromLedger(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: IngestWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        self.worker.seek_to_tracked(assigned)
+
+
+class IngestWorker:
+    """Consumes ``ledger.submissions`` into the ledger, exactly once per record."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, intake: Intake) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.intake = intake
+        self.stats = IngestStats()
+        self.topic = settings.topic_submissions
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.ingest_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_records=settings.ingest_batch,
+        )
+        self.producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5
+        )
+
+    def seek_to_tracked(self, partitions: Sequence[TopicPartition]) -> None:
+        """Position each partition just after the last offset the ledger recorded."""
+        tracked = self.ledger.ledger_recorder.positions(f"kafka:{self.topic}:")
+        for tp in partitions:
+            offset = tracked.get(kafka_tracking_name(tp.topic, tp.partition))
+            if offset is not None:
+                self.consumer.seek(tp, offset + 1)
+
+    def run(self, stop: threading.Event) -> None:
+        self.consumer.subscribe([self.topic], listener=_ResumeFromLedger(self))
+        log.info("ingest worker consuming %s as group %s", self.topic, self.settings.ingest_group)
+        backoff = 0.1
+        try:
+            while not stop.is_set():
+                try:
+                    polled = self.consumer.poll(timeout_ms=500)
+                    for tp, records in polled.items():
+                        self._process_partition(tp, records)
+                    backoff = 0.1
+                except (OperationalError, KafkaError) as exc:
+                    log.warning("transient failure, retrying in %.1f s: %s", backoff, exc)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            self.close()
+
+    def _process_partition(self, tp: TopicPartition, records: list) -> None:  # type: ignore[type-arg]
+        for start in range(0, len(records), self.settings.ingest_batch):
+            chunk = records[start : start + self.settings.ingest_batch]
+            try:
+                self._append(tp, chunk)
+            except IntegrityError:
+                # Another member recorded this position first (rebalance race): skip to it.
+                log.info("partition %s already recorded past %s; resuming", tp, chunk[0].offset)
+                self.seek_to_tracked([tp])
+                return
+
+    def _append(self, tp: TopicPartition, records: list) -> None:  # type: ignore[type-arg]
+        started = time.perf_counter()
+        aggregates, refusals, dead_letters = [], [], []
+        for record in records:
+            try:
+                aggregates.append(self.intake.assess(record.value or b""))
+            except Refusal as refusal:
+                refusals.append(self._refusal_row(refusal, tp, record))
+                dead_letters.append(record.value or b"")
+        tracking = Tracking(kafka_tracking_name(tp.topic, tp.partition), records[-1].offset)
+        positions = self.ledger.record(aggregates, refusals, [tracking])
+        # Durable now. Publish refusals, then let Kafka know.
+        for row, raw in zip(refusals, dead_letters, strict=True):
+            self._publish_refusal(row, raw)
+        self.producer.flush(timeout=30)
+        self.consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)})
+        self.stats.accepted += len(positions)
+        self.stats.duplicates += len(aggregates) - len(positions)
+        for row in refusals:
+            self.stats.refused[row.reason] = self.stats.refused.get(row.reason, 0) + 1
+        self.stats.batches += 1
+        log.debug(
+            "partition %s: %d appended, %d refused, %.1f ms",
+            tp.partition, len(positions), len(refusals), (time.perf_counter() - started) * 1000,
+        )
+
+    def _refusal_row(self, refusal: Refusal, tp: TopicPartition, record: object) -> RefusalRow:
+        raw: bytes = getattr(record, "value", b"") or b""
+        return RefusalRow(
+            reason=str(refusal.reason),
+            detail=refusal.detail,
+            pointer=refusal.pointer,
+            received_at=utcnow(),
+            raw_sha256=hashlib.sha256(raw).hexdigest(),
+            raw_sealed=self.intake.keyring.seal(raw),
+            channel="kafka",
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=getattr(record, "offset", None),
+        )
+
+    def _publish_refusal(self, row: RefusalRow, raw: bytes) -> None:
+        headers = [
+            ("ledger-reason", row.reason.encode()),
+            ("ledger-detail", row.detail.encode()),
+            ("ledger-pointer", row.pointer.encode()),
+            ("ledger-stage", b"intake"),
+            ("ledger-source-topic", (row.topic or "").encode()),
+            ("ledger-source-partition", str(row.partition).encode()),
+            ("ledger-source-offset", str(row.offset).encode()),
+        ]
+        # The dead letter carries the original bytes, as Kafka consumers of DLQs expect.
+        self.producer.send(
+            self.settings.topic_rejected,
+            value=raw,
+            headers=headers,
+        )
+
+    def close(self) -> None:
+        try:
+            self.consumer.close(autocommit=False)
+        finally:
+            self.producer.close(timeout=5)

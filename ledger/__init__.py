@@ -1,0 +1,10 @@
+"""The ledger: the system of record.
+
+Stage of the data flow: the core. Everything a service submits is decoded, verified,
+authorised and appended here, once, in one PostgreSQL transaction with the Kafka
+position it came from. Domain model (aggregates and their past-tense events), the
+signed event contract, subject pseudonyms, Merkle maths and persistence live here.
+
+May import: the standard library and third-party libraries only. It imports no sibling
+package (projections, consumers, api, infra, cli); ``tests/unit/test_layers.py`` checks.
+"""

@@ -1,0 +1,64 @@
+"""The ledger's own secret and the keys derived from it.
+
+One 32-byte secret yields independent keys (BLAKE2b with a distinct personalisation
+per purpose): the subject pseudonym key and the sealing key that encrypts received
+envelopes at rest (they carry raw identifiers). In development a secret is generated
+once under the ledger home; in production it must be supplied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import nacl.secret
+import nacl.utils
+
+from ledger.settings import Settings, SettingsError
+from ledger.subjects import Pseudonymiser
+
+
+def _derive(secret: bytes, purpose: bytes) -> bytes:
+    return hashlib.blake2b(secret, digest_size=32, person=purpose.ljust(16, b"\0")).digest()
+
+
+class Keyring:
+    """Keys derived from the ledger secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != 32:
+            raise SettingsError("the ledger secret must be 32 bytes (64 hex characters)")
+        self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
+        self._box = nacl.secret.SecretBox(_derive(secret, b"seal"))
+
+    def seal(self, plaintext: bytes) -> bytes:
+        """Encrypt and authenticate bytes for storage at rest."""
+        return bytes(self._box.encrypt(plaintext))
+
+    def open(self, sealed: bytes) -> bytes:
+        """Decrypt sealed bytes; raises if they were altered."""
+        return bytes(self._box.decrypt(sealed))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keyring:
+        if settings.secret:
+            return cls(bytes.fromhex(settings.secret))
+        if settings.env == "production":
+            raise SettingsError("LEDGER_SECRET must be set in production")
+        return cls(_dev_secret(settings.home))
+
+
+def _dev_secret(home: Path) -> bytes:
+    path = home / "dev-secret.hex"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())

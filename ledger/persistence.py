@@ -1,0 +1,117 @@
+"""PostgreSQL persistence of the ledger, behind eventsourcing's recorder interface.
+
+The ledger's recorder extends eventsourcing's process recorder so that one transaction
+holds, together: the recorded events, the refusals, and the Kafka position of every
+partition the batch came from (as tracking rows named ``kafka:<topic>:<partition>``).
+A redelivered record therefore finds its position already tracked and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing import postgres as es_postgres
+from eventsourcing.postgres import PostgresProcessRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+
+@dataclass(frozen=True)
+class RefusalRow:
+    """A refused submission as stored: reason, detail, and the sealed original bytes."""
+
+    reason: str
+    detail: str
+    pointer: str
+    received_at: datetime
+    raw_sha256: str
+    raw_sealed: bytes
+    channel: str  # "kafka" or "http"
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+def kafka_tracking_name(topic: str, partition: int) -> str:
+    return f"kafka:{topic}:{partition}"
+
+
+class LedgerRecorder(PostgresProcessRecorder):
+    """Events + refusals + Kafka positions, in one transaction."""
+
+    def __init__(self, datastore: Any, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        self.refusals_table = Identifier(self.events_table_name.replace("_events", "_refusals"))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "refusal_id bigserial PRIMARY KEY, "
+                "received_at timestamptz NOT NULL, "
+                "reason text NOT NULL, detail text NOT NULL, pointer text NOT NULL, "
+                "raw_sha256 text NOT NULL, raw_sealed bytea NOT NULL, channel text NOT NULL, "
+                "topic text, kafka_partition int, kafka_offset bigint, "
+                "UNIQUE (topic, kafka_partition, kafka_offset))"
+            ).format(schema, self.refusals_table)
+        )
+        self.insert_refusal_statement = SQL(
+            "INSERT INTO {0}.{1} (received_at, reason, detail, pointer, raw_sha256, raw_sealed, "
+            "channel, topic, kafka_partition, kafka_offset) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(schema, self.refusals_table)
+        self.select_existing_statement = SQL(
+            "SELECT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s)"
+        ).format(schema, Identifier(self.events_table_name))
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking)
+        refusals: Sequence[RefusalRow] = kwargs.get("refusals", ())
+        if refusals:
+            curs.executemany(
+                self.insert_refusal_statement,
+                [
+                    (
+                        r.received_at, r.reason, r.detail, r.pointer, r.raw_sha256, r.raw_sealed,
+                        r.channel, r.topic, r.partition, r.offset,
+                    )
+                    for r in refusals
+                ],
+            )
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def existing(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregates are already recorded (the duplicate check)."""
+        if not originator_ids:
+            return set()
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_existing_statement, (list(originator_ids),))
+            return {row["originator_id"] for row in curs.fetchall()}
+
+    def positions(self, prefix: str) -> dict[str, int]:
+        """Tracked positions whose name starts with ``prefix`` (e.g. ``kafka:topic:``)."""
+        statement = SQL(
+            "SELECT application_name, notification_id FROM {0}.{1} WHERE application_name LIKE %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (prefix.replace("%", r"\%") + "%",))
+            return {row["application_name"]: row["notification_id"] for row in curs.fetchall()}
+
+
+class Factory(es_postgres.PostgresFactory):  # module-qualified: eventsourcing wants one
+    # factory class in this module's namespace
+    """eventsourcing infrastructure factory that builds the ledger's recorder."""
+
+    process_recorder_class = LedgerRecorder
+    application_recorder_class = LedgerRecorder
+
+
+__all__ = ["Factory", "LedgerRecorder", "RefusalRow", "Tracking", "kafka_tracking_name"]

@@ -1,0 +1,95 @@
+"""Typed settings, read from environment variables that all start with ``LEDGER_``.
+
+Every setting has a local default that runs the embedded stack; production overrides
+them. ``ledger settings`` prints the table below as Markdown for the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "LEDGER_"
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All process settings. Build with :meth:`from_env`."""
+
+    env: str = _setting("development", "`development` or `production`; production refuses dev secrets")
+    home: Path = _setting(Path(".ledger"), "Folder for embedded PostgreSQL data, dev secrets and logs")
+    database_url: str = _setting("", "PostgreSQL DSN; empty starts the embedded PostgreSQL")
+    kafka_bootstrap: str = _setting("", "Kafka bootstrap servers; empty starts the embedded broker")
+    embedded_pg_port: int = _setting(54329, "Port of the embedded PostgreSQL (127.0.0.1)")
+    embedded_kafka_port: int = _setting(19092, "Port of the embedded broker (127.0.0.1)")
+    topic_submissions: str = _setting("ledger.submissions", "Topic services produce signed events to")
+    topic_rejected: str = _setting("ledger.rejected", "Dead-letter topic: refusals with reason headers")
+    topic_events: str = _setting("ledger.events", "Committed ledger events, in ledger order")
+    partitions: int = _setting(6, "Partition count of each ledger topic when it is created")
+    ingest_group: str = _setting("ledger-ingest", "Consumer group of the ingest workers")
+    session_timeout_ms: int = _setting(6000, "Kafka consumer session timeout (see BROKER notes)")
+    heartbeat_interval_ms: int = _setting(2000, "Kafka consumer heartbeat interval")
+    ingest_batch: int = _setting(200, "Most events one ledger transaction carries (<=250: see docs)")
+    max_event_bytes: int = _setting(65536, "Largest accepted signed event, in bytes")
+    max_future_seconds: int = _setting(300, "How far ahead of the ledger clock an event time may be")
+    secret: str = _setting("", "Ledger secret (64 hex chars) for subject pseudonyms and sealing; dev generates one")
+    api_host: str = _setting("127.0.0.1", "Address the API listens on")
+    api_port: int = _setting(8000, "Port the API listens on")
+    log_level: str = _setting("INFO", "Log level of every process")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``LEDGER_*`` variables, converting each to its field's type."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = source.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = kind(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{PREFIX}{f.name.upper()}={raw!r}: {exc}") from None
+        values.update(overrides)
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as ``LEDGER_*`` variables, to hand to child processes."""
+        return {
+            PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)
+        }
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured DSN, or the embedded PostgreSQL's."""
+        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/postgres"
+
+    @property
+    def effective_kafka_bootstrap(self) -> str:
+        """The configured bootstrap servers, or the embedded broker's."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.embedded_kafka_port}"
+
+    @property
+    def topic_partitions(self) -> dict[str, int]:
+        return {t: self.partitions for t in (self.topic_submissions, self.topic_rejected, self.topic_events)}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table (variable, default, meaning)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default != "" else "(empty)"
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | `{default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

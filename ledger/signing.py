@@ -1,0 +1,108 @@
+"""The signed event contract: RFC 8785 canonical JSON and Ed25519 signatures.
+
+A service signs the canonical JSON of its CloudEvent *without* the ``signature``
+attribute, and names its key in the ``signingkey`` attribute. The ledger parses the
+exact bytes it received (refusing duplicate member names, which would make the signed
+meaning ambiguous), recomputes the canonical form and checks the signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.exceptions
+import nacl.signing
+import rfc8785
+
+SIGNATURE_ATTR = "signature"
+KEY_ID_ATTR = "signingkey"
+
+
+class DuplicateMember(ValueError):
+    """A JSON object names the same member twice."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateMember(f"member {key!r} appears twice")
+        obj[key] = value
+    return obj
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse strict JSON: UTF-8, no duplicate members, no NaN or Infinity."""
+    return json.loads(
+        raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant
+    )
+
+
+def canonical(value: Any) -> bytes:
+    """RFC 8785 (JCS) canonical JSON bytes of a JSON value."""
+    return rfc8785.dumps(value)
+
+
+def signing_input(event: dict[str, Any]) -> bytes:
+    """The bytes a signature covers: the canonical event without its signature."""
+    return canonical({k: v for k, v in event.items() if k != SIGNATURE_ATTR})
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def key_id_for(public_key: bytes) -> str:
+    """A stable key id derived from the public key itself, so it cannot be spoofed."""
+    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A service's Ed25519 private key, with its public half and key id."""
+
+    seed: bytes
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(bytes(nacl.signing.SigningKey.generate()))
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(nacl.signing.SigningKey(self.seed).verify_key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id_for(self.public_key)
+
+    def sign(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Return a copy of ``event`` carrying this key's id and signature."""
+        unsigned = {k: v for k, v in event.items() if k != SIGNATURE_ATTR}
+        unsigned[KEY_ID_ATTR] = self.key_id
+        signature = nacl.signing.SigningKey(self.seed).sign(canonical(unsigned)).signature
+        return {**unsigned, SIGNATURE_ATTR: b64url(signature)}
+
+
+def verify(event: dict[str, Any], public_key: bytes) -> bool:
+    """True when ``event['signature']`` is a valid Ed25519 signature by ``public_key``."""
+    signature = event.get(SIGNATURE_ATTR)
+    if not isinstance(signature, str):
+        return False
+    try:
+        sig = b64url_decode(signature)
+        nacl.signing.VerifyKey(public_key).verify(signing_input(event), sig)
+    except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
+        return False
+    return True
