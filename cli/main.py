@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 from ledger.settings import Settings, SettingsError, settings_table
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE = 0, 1, 2
+
+# Modules that add their own subcommands: each has ``register(add)``, where
+# ``add(name, handler, help) -> ArgumentParser`` and ``handler(settings, args) -> int``.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -94,7 +100,10 @@ def _demo(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _process(name: str):  # type: ignore[no-untyped-def]
+Handler = Callable[[Settings, argparse.Namespace], int]
+
+
+def _process(name: str) -> Handler:
     def run(settings: Settings, _: argparse.Namespace) -> int:
         from cli import processes
 
@@ -116,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
@@ -132,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", _demo, "Load the demo data into a running ledger, through Kafka")
     add("doctor", _doctor, "Say what this is connected to and whether each part is healthy")
     add("settings", _settings, "Print every setting, its default and meaning (Markdown)")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(add)
     return parser
 
 
@@ -145,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(settings)
     started = time.monotonic()
     code = int(args.handler(settings, args))
-    logging.getLogger("ledger").debug("%s finished in %.1f s", args.command, time.monotonic() - started)
+    logging.getLogger("ledger").debug(
+        "%s finished in %.1f s", args.command, time.monotonic() - started
+    )
     return code
 
 

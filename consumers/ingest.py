@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.structs import OffsetAndMetadata
 
 from ledger.application import Ledger
@@ -39,7 +40,7 @@ class IngestStats:
     batches: int = 0
 
 
-class _ResumeFromLedger(ConsumerRebalanceListener):  # type: ignore[misc]
+class _ResumeFromLedger(ConsumerRebalanceListener):
     def __init__(self, worker: IngestWorker) -> None:
         self.worker = worker
 
@@ -99,7 +100,7 @@ class IngestWorker:
         finally:
             self.close()
 
-    def _process_partition(self, tp: TopicPartition, records: list) -> None:  # type: ignore[type-arg]
+    def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         for start in range(0, len(records), self.settings.ingest_batch):
             chunk = records[start : start + self.settings.ingest_batch]
             try:
@@ -110,7 +111,7 @@ class IngestWorker:
                 self.seek_to_tracked([tp])
                 return
 
-    def _append(self, tp: TopicPartition, records: list) -> None:  # type: ignore[type-arg]
+    def _append(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = time.perf_counter()
         aggregates, refusals, dead_letters = [], [], []
         for record in records:
@@ -133,7 +134,10 @@ class IngestWorker:
         self.stats.batches += 1
         log.debug(
             "partition %s: %d appended, %d refused, %.1f ms",
-            tp.partition, len(positions), len(refusals), (time.perf_counter() - started) * 1000,
+            tp.partition,
+            len(positions),
+            len(refusals),
+            (time.perf_counter() - started) * 1000,
         )
 
     def _refusal_row(self, refusal: Refusal, tp: TopicPartition, record: object) -> RefusalRow:

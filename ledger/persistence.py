@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing import postgres as es_postgres
+from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -42,7 +42,31 @@ def kafka_tracking_name(topic: str, partition: int) -> str:
     return f"kafka:{topic}:{partition}"
 
 
-class LedgerRecorder(PostgresProcessRecorder):
+# Any constant works; it names the lock that serialises schema changes across processes.
+DDL_LOCK_KEY = 0x1ED6E5
+
+
+class SerialisedDDL:
+    """Mixin for recorders: create tables under a transaction-scoped advisory lock.
+
+    Concurrent ``CREATE TABLE IF NOT EXISTS`` in two processes (an ingest worker and a
+    projection runner starting together) can fail on PostgreSQL's catalogue uniqueness.
+    """
+
+    datastore: Any
+
+    def create_table(self) -> None:
+        # Session-level lock: eventsourcing inspects existing tables before its DDL
+        # transaction, so the whole method must be serialised, not just the transaction.
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+            try:
+                super().create_table()  # type: ignore[misc]
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
+
+
+class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
     """Events + refusals + Kafka positions, in one transaction."""
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
@@ -80,8 +104,16 @@ class LedgerRecorder(PostgresProcessRecorder):
                 self.insert_refusal_statement,
                 [
                     (
-                        r.received_at, r.reason, r.detail, r.pointer, r.raw_sha256, r.raw_sealed,
-                        r.channel, r.topic, r.partition, r.offset,
+                        r.received_at,
+                        r.reason,
+                        r.detail,
+                        r.pointer,
+                        r.raw_sha256,
+                        r.raw_sealed,
+                        r.channel,
+                        r.topic,
+                        r.partition,
+                        r.offset,
                     )
                     for r in refusals
                 ],

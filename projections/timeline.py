@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from ledger.domain.access import DataAccess
 from ledger.domain.registry import Organisation
+from ledger.persistence import SerialisedDDL
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class TimelineEntry:
     detail: dict[str, Any]
 
 
-class TimelineView(PostgresTrackingRecorder):
+class TimelineView(SerialisedDDL, PostgresTrackingRecorder):
     """PostgreSQL tables of the timeline, plus eventsourcing's tracking table."""
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
@@ -85,8 +86,13 @@ class TimelineView(PostgresTrackingRecorder):
         }
         rows = [
             (
-                key, tracking.notification_id, "data-accessed", event.occurred_at,
-                event.timestamp, event.organisation, Jsonb(detail),
+                key,
+                tracking.notification_id,
+                "data-accessed",
+                event.occurred_at,
+                event.timestamp,
+                event.organisation,
+                Jsonb(detail),
             )
             for key in event.subject_keys
         ]

@@ -1,0 +1,176 @@
+"""`ledger run` (what `make run` starts), driven as a user would, through real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from infra.ports import free_port
+
+pytestmark = pytest.mark.e2e
+
+READY_LINE = "Press Ctrl-C to stop everything."
+
+
+@dataclass
+class Running:
+    proc: subprocess.Popen[str]
+    env: dict[str, str]
+    api: str
+    lines: list[str]
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+
+def start_ledger(home: Path) -> Running:
+    env = {
+        **os.environ,
+        "LEDGER_HOME": str(home),
+        "LEDGER_EMBEDDED_PG_PORT": str(free_port()),
+        "LEDGER_EMBEDDED_KAFKA_PORT": str(free_port()),
+        "LEDGER_API_PORT": str(free_port()),
+        "LEDGER_PARTITIONS": "3",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if READY_LINE in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(180):
+        proc.kill()
+        raise AssertionError("ledger run did not become ready:\n" + "".join(lines[-40:]))
+    return Running(proc, env, f"http://127.0.0.1:{env['LEDGER_API_PORT']}", lines)
+
+
+def stop_ledger(running: Running) -> None:
+    if running.proc.poll() is None:
+        for child in running.descendants():
+            child.kill()
+        running.proc.kill()
+        running.proc.wait()
+
+
+def gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """The processes still alive (not zombies) after waiting up to ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    alive = processes
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    return alive
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = start_ledger(tmp_path_factory.mktemp("ledger-home"))
+    yield running
+    stop_ledger(running)
+
+
+def get_json(url: str) -> dict:  # type: ignore[type-arg]
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return dict(json.load(response))
+
+
+def ledger_cli(running: Running, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        env=running.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_demo_accesses_travel_through_kafka_to_the_citizens_timeline(running: Running) -> None:
+    body = get_json(f"{running.api}/v1/citizens/nhs-number:9434765919/timeline")
+
+    summaries = [e["summary"] for e in body["entries"]]
+    assert len(summaries) == 3
+    assert summaries[0].startswith(
+        "The Department for Work and Pensions looked at your benefit claim on "
+    )
+    assert any(s.startswith("NHS England looked at your health summary") for s in summaries)
+    assert "Alex's timeline:  curl " in "".join(running.lines)
+
+
+def test_the_forged_demo_event_is_stored_and_dead_lettered_with_its_reason(
+    running: Running,
+) -> None:
+    dsn = f"postgresql://postgres@127.0.0.1:{running.env['LEDGER_EMBEDDED_PG_PORT']}/postgres"
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT reason, channel FROM ledger_refusals").fetchall()
+    assert rows == [("bad-signature", "kafka")]
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=f"127.0.0.1:{running.env['LEDGER_EMBEDDED_KAFKA_PORT']}",
+        enable_auto_commit=False,
+    )
+    partitions = [TopicPartition("ledger.rejected", p) for p in range(3)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    records = [r for _ in range(10) for rs in consumer.poll(500).values() for r in rs]
+    consumer.close()
+    assert [dict(r.headers)["ledger-reason"] for r in records] == [b"bad-signature"]
+
+
+def test_doctor_reports_every_part_healthy(running: Running) -> None:
+    result = ledger_cli(running, "doctor")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "postgresql  ok" in result.stdout and "kafka       ok" in result.stdout
+
+
+def test_ctrl_c_stops_every_process_it_started(running: Running) -> None:
+    started = running.descendants()
+    names = {p.name() for p in started}
+    assert {"postgres", "python"} <= {n.split("-")[0].rstrip("0123456789.") for n in names}
+    assert any("tansu" in n for n in names)
+
+    os.killpg(running.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+
+    assert running.proc.wait(timeout=60) == 0
+    assert gone(started, timeout=15) == []
+    unhealthy = ledger_cli(running, "doctor")
+    assert unhealthy.returncode == 1
+    assert "FAIL" in unhealthy.stdout
+
+
+def test_a_killed_supervisor_leaves_no_orphans(tmp_path: Path) -> None:
+    running = start_ledger(tmp_path / "home")
+    started = running.descendants()
+    try:
+        running.proc.kill()  # SIGKILL: no chance to clean up
+        running.proc.wait()
+        assert gone(started, timeout=20) == []
+    finally:
+        stop_ledger(running)

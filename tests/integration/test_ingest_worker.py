@@ -1,0 +1,183 @@
+"""The ingest worker against a real broker and PostgreSQL: accept, refuse, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from ledger import signing
+from ledger.application import Ledger
+from ledger.catalogue import DATA_ACCESSED
+from ledger.emitter import Emitter, KafkaTransport
+from ledger.settings import Settings
+from tests.support.ledger import access_data, register_dwp, running_worker, scalar, wait_until
+
+pytestmark = pytest.mark.integration
+
+ACCESSES = "SELECT count(*) FROM ledger_events WHERE topic LIKE '%DataAccess.Recorded'"
+REFUSALS = "SELECT count(*) FROM ledger_refusals"
+
+
+@pytest.fixture
+def emitter(settings: Settings) -> Iterator[Emitter]:
+    ledger = Ledger.from_settings(settings)
+    emitter = register_dwp(ledger)
+    ledger.close()
+    transport = KafkaTransport(settings.kafka_bootstrap, settings.topic_submissions)
+    emitter.transport = transport
+    yield emitter
+    transport.close()
+
+
+def dead_letters(settings: Settings, expected: int) -> list[tuple[bytes, dict[str, bytes]]]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(settings.topic_rejected, p) for p in range(settings.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    found: list[tuple[bytes, dict[str, bytes]]] = []
+    wait_until(
+        lambda: (
+            found.extend(
+                (r.value, dict(r.headers)) for rs in consumer.poll(500).values() for r in rs
+            )
+            or len(found) >= expected
+        ),
+        what="dead letters",
+    )
+    consumer.close()
+    return found
+
+
+def test_a_signed_access_is_recorded_once_with_its_partition_and_offset(
+    settings: Settings, emitter: Emitter
+) -> None:
+    emitter.emit(DATA_ACCESSED, access_data())
+    emitter.transport.flush()  # type: ignore[union-attr]
+
+    with running_worker(settings):
+        wait_until(lambda: scalar(settings.database_url, ACCESSES) == 1, what="the access")
+        wait_until(
+            lambda: (
+                scalar(
+                    settings.database_url,
+                    "SELECT count(*) FROM ledger_tracking WHERE application_name LIKE 'kafka:%%'",
+                )
+                == 1
+            ),
+            what="the tracked Kafka position",
+        )
+
+    tracked = scalar(
+        settings.database_url,
+        "SELECT notification_id FROM ledger_tracking WHERE application_name LIKE %s",
+        f"kafka:{settings.topic_submissions}:%",
+    )
+    assert tracked == 0  # the first record of its partition
+
+
+def test_a_forged_event_is_refused_stored_and_dead_lettered_with_its_reason(
+    settings: Settings, emitter: Emitter
+) -> None:
+    forged = emitter.build(DATA_ACCESSED, access_data())
+    forged["data"]["record"] = "medical history"  # changed after signing
+    raw = json.dumps(forged).encode()
+    emitter.transport.send(b"k", raw)  # type: ignore[union-attr]
+    emitter.transport.flush()  # type: ignore[union-attr]
+
+    with running_worker(settings):
+        wait_until(lambda: scalar(settings.database_url, REFUSALS) == 1, what="the refusal")
+        [(value, headers)] = dead_letters(settings, expected=1)
+
+    assert scalar(settings.database_url, ACCESSES) == 0
+    assert scalar(settings.database_url, "SELECT reason FROM ledger_refusals") == "bad-signature"
+    assert value == raw
+    assert headers["ledger-reason"] == b"bad-signature"
+    assert headers["ledger-source-topic"] == settings.topic_submissions.encode()
+    assert b"signature does not verify" in headers["ledger-detail"]
+
+
+def test_malformed_and_unknown_input_is_refused_without_blocking_the_partition(
+    settings: Settings, emitter: Emitter
+) -> None:
+    transport = emitter.transport
+    assert transport is not None
+    for raw in (b"{not json", b"[]", json.dumps({"specversion": "1.0"}).encode(), b""):
+        transport.send(b"same-key", raw)
+    emitter.emit(DATA_ACCESSED, access_data())
+    transport.flush()
+
+    with running_worker(settings):
+        wait_until(lambda: scalar(settings.database_url, ACCESSES) == 1, what="the good event")
+        wait_until(lambda: scalar(settings.database_url, REFUSALS) == 4, what="4 refusals")
+
+    reasons = scalar(
+        settings.database_url,
+        "SELECT string_agg(reason, ',' ORDER BY refusal_id) FROM ledger_refusals",
+    )
+    assert reasons == "malformed-json,not-a-cloudevent,not-a-cloudevent,malformed-json"
+
+
+def test_a_new_worker_resumes_from_the_position_tracked_in_postgres(
+    settings: Settings, emitter: Emitter
+) -> None:
+    for _ in range(3):
+        emitter.emit(DATA_ACCESSED, access_data())
+    emitter.transport.flush()  # type: ignore[union-attr]
+    with running_worker(settings):
+        wait_until(lambda: scalar(settings.database_url, ACCESSES) == 3, what="3 accesses")
+
+    for _ in range(2):
+        emitter.emit(DATA_ACCESSED, access_data())
+    emitter.transport.flush()  # type: ignore[union-attr]
+    # A new consumer group has no committed Kafka offsets: it starts from the earliest
+    # record, so only the positions tracked in PostgreSQL stop it from doubling events.
+    fresh_group = dataclasses.replace(settings, ingest_group=f"other.{uuid.uuid4().hex[:6]}")
+    with running_worker(fresh_group):
+        wait_until(lambda: scalar(settings.database_url, ACCESSES) == 5, what="5 accesses")
+        wait_until(
+            lambda: (
+                scalar(
+                    settings.database_url,
+                    "SELECT sum(notification_id + 1) FROM "
+                    "ledger_tracking WHERE application_name LIKE 'kafka:%%'",
+                )
+                == 5
+            ),
+            what="all 5 offsets tracked",
+        )
+
+    assert scalar(settings.database_url, ACCESSES) == 5
+
+
+def test_a_resent_event_with_the_same_id_is_recorded_once(
+    settings: Settings, emitter: Emitter
+) -> None:
+    event = emitter.build(DATA_ACCESSED, access_data(), event_id="retry-me")
+    for _ in range(3):  # a service retrying after a timeout
+        emitter.transport.send(b"k", signing.canonical(event))  # type: ignore[union-attr]
+    emitter.transport.flush()  # type: ignore[union-attr]
+
+    with running_worker(settings):
+        wait_until(
+            lambda: (
+                scalar(
+                    settings.database_url,
+                    "SELECT count(*) FROM ledger_tracking WHERE application_name LIKE 'kafka:%%'",
+                )
+                == 1
+                and scalar(
+                    settings.database_url,
+                    "SELECT max(notification_id) FROM ledger_tracking "
+                    "WHERE application_name LIKE 'kafka:%%'",
+                )
+                == 2
+            ),
+            what="all three records consumed",
+        )
+
+    assert scalar(settings.database_url, ACCESSES) == 1

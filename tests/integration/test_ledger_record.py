@@ -1,0 +1,101 @@
+"""The ledger's write path against a real PostgreSQL: one transaction, or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from ledger import signing
+from ledger.application import MAX_EVENTS_PER_SAVE, Ledger
+from ledger.catalogue import DATA_ACCESSED
+from ledger.keyring import Keyring
+from ledger.persistence import RefusalRow
+from ledger.settings import Settings
+from tests.support.ledger import access_data, make_intake, register_dwp, scalar
+
+pytestmark = pytest.mark.integration
+
+ACCESS_ROWS = "SELECT count(*) FROM ledger_events WHERE topic LIKE '%DataAccess.Recorded'"
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = Ledger.from_settings(settings)
+    yield ledger
+    ledger.close()
+
+
+def test_events_and_their_kafka_position_commit_together(
+    ledger: Ledger, settings: Settings
+) -> None:
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    aggregate = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+
+    positions = ledger.record([aggregate], trackings=[Tracking("kafka:submissions:0", 41)])
+
+    assert len(positions) == 1
+    assert ledger.ledger_recorder.positions("kafka:submissions:") == {"kafka:submissions:0": 41}
+    assert scalar(settings.database_url, ACCESS_ROWS) == 1
+
+
+def test_a_replayed_position_changes_nothing_not_even_new_events(
+    ledger: Ledger, settings: Settings
+) -> None:
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    first = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+    ledger.record([first], trackings=[Tracking("kafka:submissions:0", 7)])
+    second = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+
+    with pytest.raises(IntegrityError):
+        ledger.record([second], trackings=[Tracking("kafka:submissions:0", 7)])
+
+    assert scalar(settings.database_url, ACCESS_ROWS) == 1
+
+
+def test_the_same_submission_twice_is_recorded_once(ledger: Ledger, settings: Settings) -> None:
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    raw = signing.canonical(emitter.build(DATA_ACCESSED, access_data(), event_id="evt-1"))
+
+    first = ledger.record([intake.assess(raw), intake.assess(raw)])
+    again = ledger.record([intake.assess(raw)])
+
+    assert len(first) == 1 and again == []
+    assert scalar(settings.database_url, ACCESS_ROWS) == 1
+
+
+def test_a_refusal_keeps_the_original_bytes_sealed(ledger: Ledger, settings: Settings) -> None:
+    raw = b'{"not": "a cloudevent", "nhs": "9434765919"}'
+    keyring = Keyring.from_settings(settings)
+    row = RefusalRow(
+        reason="not-a-cloudevent",
+        detail="missing attributes",
+        pointer="",
+        received_at=datetime.now(UTC),
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        raw_sealed=keyring.seal(raw),
+        channel="kafka",
+        topic="submissions",
+        partition=0,
+        offset=3,
+    )
+
+    ledger.record([], refusals=[row], trackings=[Tracking("kafka:submissions:0", 3)])
+
+    sealed = scalar(settings.database_url, "SELECT raw_sealed FROM ledger_refusals")
+    assert b"9434765919" not in bytes(sealed)
+    assert keyring.open(bytes(sealed)) == raw
+    assert ledger.ledger_recorder.positions("kafka:") == {"kafka:submissions:0": 3}
+
+
+def test_one_transaction_never_carries_more_than_the_safe_number_of_events(
+    ledger: Ledger,
+) -> None:
+    with pytest.raises(ValueError, match="at most"):
+        ledger.record([object()] * (MAX_EVENTS_PER_SAVE + 1))  # type: ignore[list-item]

@@ -1,0 +1,144 @@
+"""The timeline projection and its API route, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger import signing
+from ledger.application import Ledger
+from ledger.catalogue import DATA_ACCESSED
+from ledger.settings import Settings
+from projections.runner import run_projections
+from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
+
+pytestmark = pytest.mark.integration
+
+ALEX = "9434765919"
+SAM = "4010232137"
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = Ledger.from_settings(settings)
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def projector(settings: Settings) -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def record_accesses(
+    ledger: Ledger, settings: Settings, *nhs_numbers: str, days_ago: int = 1
+) -> None:
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    when = datetime.now(UTC) - timedelta(days=days_ago)
+    aggregates = [
+        intake.assess(
+            signing.canonical(
+                emitter.build(DATA_ACCESSED, access_data(n), time=when - timedelta(minutes=i))
+            )
+        )
+        for i, n in enumerate(nhs_numbers)
+    ]
+    ledger.record(aggregates)
+
+
+def entries_of(api: TestClient, nhs: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
+    response = api.get(f"/v1/citizens/nhs-number:{nhs}/timeline", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["entries"])
+
+
+def test_a_citizen_reads_who_accessed_their_data_in_plain_english(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    record_accesses(ledger, settings, ALEX)
+
+    wait_until(lambda: len(entries_of(api, ALEX)) == 1, what="the timeline entry")
+    [entry] = entries_of(api, ALEX)
+
+    day = (datetime.now(UTC) - timedelta(days=1)).astimezone()
+    assert entry["summary"].startswith(
+        "The Department for Work and Pensions looked at your benefit claim on "
+    )
+    assert entry["summary"].endswith("to process your Universal Credit application.")
+    assert str(day.year) in entry["summary"]
+    assert entry["basis"] == "to carry out its official functions (UK GDPR Article 6(1)(e))"
+    assert entry["organisation"] == {"code": "DWP", "name": "the Department for Work and Pensions"}
+    assert "staff-0042" not in str(entry)  # an official's id is third-party data
+
+
+def test_a_citizen_sees_only_their_own_entries(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    record_accesses(ledger, settings, ALEX, SAM, SAM)
+
+    wait_until(lambda: len(entries_of(api, SAM)) == 2, what="Sam's entries")
+
+    assert len(entries_of(api, ALEX)) == 1
+
+
+def test_entries_come_newest_first_in_pages(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    record_accesses(ledger, settings, *[ALEX] * 5)
+    wait_until(lambda: len(entries_of(api, ALEX)) == 5, what="5 entries")
+
+    first = api.get(f"/v1/citizens/nhs-number:{ALEX}/timeline", params={"limit": 2}).json()
+    second = api.get(
+        f"/v1/citizens/nhs-number:{ALEX}/timeline", params={"limit": 2, "after": first["next"]}
+    ).json()
+
+    every = entries_of(api, ALEX)
+    assert [e["position"] for e in every] == sorted(e["position"] for e in every)  # newest first
+    assert [e["position"] for e in first["entries"] + second["entries"]] == [
+        e["position"] for e in every[:4]
+    ]
+
+
+def test_an_invalid_identifier_is_a_problem_not_a_lookup(api: TestClient) -> None:
+    response = api.get("/v1/citizens/nhs-number:1234567890/timeline")
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/invalid-subject")
+    assert "1234567890" not in response.text
+
+
+def test_the_view_tracks_its_position_in_the_same_database(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    record_accesses(ledger, settings, ALEX)
+    last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
+
+    wait_until(
+        lambda: (
+            scalar(
+                settings.database_url,
+                "SELECT notification_id FROM timeline_tracking WHERE application_name = 'ledger'",
+            )
+            == last
+        ),
+        what="the view's tracking row",
+    )

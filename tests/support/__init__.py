@@ -1,0 +1,1 @@
+"""Shared test code: builders of realistic events and a worker running in a thread."""

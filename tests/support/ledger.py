@@ -1,0 +1,87 @@
+"""Builders for tests: a registered service, realistic events, a running ingest worker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from consumers.ingest import IngestWorker
+from ledger.application import Ledger
+from ledger.catalogue import DATA_ACCESSED
+from ledger.emitter import Emitter
+from ledger.intake import Intake
+from ledger.keyring import Keyring
+from ledger.settings import Settings
+from ledger.signing import SigningKey
+
+DWP_SOURCE = "urn:ledger:service:dwp:test-case-system"
+
+
+def access_data(nhs_number: str = "9434765919", organisation: str = "DWP") -> dict[str, Any]:
+    return {
+        "subjects": [{"scheme": "nhs-number", "value": nhs_number}],
+        "accessor": {"organisation": organisation, "role": "Work coach", "official": "staff-0042"},
+        "system": "Universal Credit case system",
+        "record": "benefit claim",
+        "data_categories": [{"code": "benefits", "text": "your benefit claim details"}],
+        "purpose": {"code": "uc-claim", "text": "to process your Universal Credit application"},
+        "lawful_basis": {"article6": "public-task", "article9": None},
+        "action": "viewed",
+        "break_glass": False,
+    }
+
+
+def register_dwp(ledger: Ledger, source: str = DWP_SOURCE) -> Emitter:
+    """Register DWP and one of its services with a fresh key; return its emitter."""
+    ledger.register_organisation("DWP", "the Department for Work and Pensions")
+    ledger.register_service(source, "DWP", "Test case system", [DATA_ACCESSED])
+    key = SigningKey.generate()
+    ledger.register_key(source, key.public_key, datetime.now(UTC) - timedelta(days=1))
+    return Emitter(source, key)
+
+
+def make_intake(ledger: Ledger, settings: Settings) -> Intake:
+    return Intake(
+        ledger,
+        Keyring.from_settings(settings),
+        max_bytes=settings.max_event_bytes,
+        max_future=timedelta(seconds=settings.max_future_seconds),
+    )
+
+
+@contextmanager
+def running_worker(settings: Settings) -> Iterator[IngestWorker]:
+    """A real ingest worker, in a thread, against the real broker and PostgreSQL."""
+    ledger = Ledger.from_settings(settings)
+    worker = IngestWorker(settings, ledger, make_intake(ledger, settings))
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        ledger.close()
+        assert not thread.is_alive(), "the ingest worker did not stop"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+def scalar(database_url: str, query: str, *params: Any) -> Any:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query, params or None).fetchone()
+        return None if row is None else row[0]
