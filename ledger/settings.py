@@ -23,26 +23,57 @@ def _setting(default: Any, doc: str) -> Any:
 class Settings:
     """All process settings. Build with :meth:`from_env`."""
 
-    env: str = _setting("development", "`development` or `production`; production refuses dev secrets")
-    home: Path = _setting(Path(".ledger"), "Folder for embedded PostgreSQL data, dev secrets and logs")
+    env: str = _setting(
+        "development", "`development` or `production`; production refuses dev secrets"
+    )
+    home: Path = _setting(
+        Path(".ledger"), "Folder for embedded PostgreSQL data, dev secrets and logs"
+    )
     database_url: str = _setting("", "PostgreSQL DSN; empty starts the embedded PostgreSQL")
     kafka_bootstrap: str = _setting("", "Kafka bootstrap servers; empty starts the embedded broker")
     embedded_pg_port: int = _setting(54329, "Port of the embedded PostgreSQL (127.0.0.1)")
     embedded_kafka_port: int = _setting(19092, "Port of the embedded broker (127.0.0.1)")
-    topic_submissions: str = _setting("ledger.submissions", "Topic services produce signed events to")
-    topic_rejected: str = _setting("ledger.rejected", "Dead-letter topic: refusals with reason headers")
+    topic_submissions: str = _setting(
+        "ledger.submissions", "Topic services produce signed events to"
+    )
+    topic_rejected: str = _setting(
+        "ledger.rejected", "Dead-letter topic: refusals with reason headers"
+    )
     topic_events: str = _setting("ledger.events", "Committed ledger events, in ledger order")
     partitions: int = _setting(6, "Partition count of each ledger topic when it is created")
     ingest_group: str = _setting("ledger-ingest", "Consumer group of the ingest workers")
     session_timeout_ms: int = _setting(6000, "Kafka consumer session timeout (see BROKER notes)")
     heartbeat_interval_ms: int = _setting(2000, "Kafka consumer heartbeat interval")
-    ingest_batch: int = _setting(200, "Most events one ledger transaction carries (<=250: see docs)")
+    ingest_batch: int = _setting(
+        200, "Most events one ledger transaction carries (<=250: see docs)"
+    )
     max_event_bytes: int = _setting(65536, "Largest accepted signed event, in bytes")
-    max_future_seconds: int = _setting(300, "How far ahead of the ledger clock an event time may be")
-    secret: str = _setting("", "Ledger secret (64 hex chars) for subject pseudonyms and sealing; dev generates one")
+    max_future_seconds: int = _setting(
+        300, "How far ahead of the ledger clock an event time may be"
+    )
+    secret: str = _setting(
+        "", "Ledger secret (64 hex chars) for subject pseudonyms and sealing; dev generates one"
+    )
     api_host: str = _setting("127.0.0.1", "Address the API listens on")
     api_port: int = _setting(8000, "Port the API listens on")
     log_level: str = _setting("INFO", "Log level of every process")
+    log_origin: str = _setting(
+        "ledger.example/log", "Origin (name) of the verifiable log, in its signed checkpoints"
+    )
+    log_signing_seed: str = _setting(
+        "", "Ed25519 seed (64 hex chars) of the log-signing key; empty derives it from the secret"
+    )
+    seal_interval_seconds: float = _setting(1.0, "How often the sealer signs a new tree head")
+    seal_batch: int = _setting(10000, "Most leaves one sealer transaction integrates and signs")
+
+    def __post_init__(self) -> None:
+        if self.env not in ("development", "production"):
+            raise SettingsError(f"{PREFIX}ENV must be development or production, not {self.env!r}")
+        if not 1 <= self.ingest_batch <= 250:
+            # eventsourcing 9.5.6 + psycopg 3.3.9 can deadlock on saves over ~0.45 MB.
+            raise SettingsError(f"{PREFIX}INGEST_BATCH must be 1..250, not {self.ingest_batch}")
+        if self.partitions < 1:
+            raise SettingsError(f"{PREFIX}PARTITIONS must be at least 1")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -70,7 +101,9 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         """The configured DSN, or the embedded PostgreSQL's."""
-        return self.database_url or f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/postgres"
+        return (
+            self.database_url or f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/postgres"
+        )
 
     @property
     def effective_kafka_bootstrap(self) -> str:
@@ -79,7 +112,10 @@ class Settings:
 
     @property
     def topic_partitions(self) -> dict[str, int]:
-        return {t: self.partitions for t in (self.topic_submissions, self.topic_rejected, self.topic_events)}
+        return {
+            t: self.partitions
+            for t in (self.topic_submissions, self.topic_rejected, self.topic_events)
+        }
 
 
 class SettingsError(ValueError):
