@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from ledger.application import Ledger

@@ -102,7 +102,9 @@ class Ledger(Application[UUID]):
         self.save(service)
         return service.id
 
-    def register_key(self, source: str, public_key: bytes, valid_from: datetime | None = None) -> str:
+    def register_key(
+        self, source: str, public_key: bytes, valid_from: datetime | None = None
+    ) -> str:
         try:
             service: Service = self.repository.get(Service.create_id(source))
         except AggregateNotFoundError:

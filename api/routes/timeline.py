@@ -58,7 +58,9 @@ def timeline(
     try:
         subject_id = SubjectId.from_text(subject)
     except InvalidIdentifier as exc:
-        raise Problem(400, "invalid-subject", "The subject identifier is not valid", str(exc)) from None
+        raise Problem(
+            400, "invalid-subject", "The subject identifier is not valid", str(exc)
+        ) from None
     state = request.app.state
     key = state.keyring.pseudonymiser.subject_key(subject_id)
     cursor = _parse_cursor(after) if after else None
