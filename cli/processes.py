@@ -47,6 +47,19 @@ def run_ingest(settings: Settings) -> int:
     return 0
 
 
+def run_relay(settings: Settings) -> int:
+    from consumers.relay import Relay
+    from ledger.application import Ledger
+
+    stop = stop_on_signals()
+    ledger = Ledger.from_settings(settings)
+    try:
+        Relay(settings, ledger).run(stop)
+    finally:
+        ledger.close()
+    return 0
+
+
 def run_projector(settings: Settings) -> int:
     from projections.runner import run_projections
 

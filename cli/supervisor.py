@@ -28,7 +28,7 @@ from ledger.settings import Settings
 
 log = logging.getLogger("ledger.supervisor")
 
-CHILDREN = ("ingest", "project", "api")
+CHILDREN = ("ingest", "relay", "project", "api")
 MAX_RESTARTS = 5
 
 

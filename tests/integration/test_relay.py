@@ -1,0 +1,115 @@
+"""The relay publishes committed ledger events to ledger.events, in order, once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from consumers.relay import Relay
+from ledger import signing
+from ledger.application import Ledger
+from ledger.catalogue import DATA_ACCESSED
+from ledger.settings import Settings
+from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    ledger = Ledger.from_settings(settings)
+    yield ledger
+    ledger.close()
+
+
+def record_accesses(ledger: Ledger, settings: Settings, count: int) -> None:
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    ledger.record(
+        [
+            intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+            for _ in range(count)
+        ]
+    )
+
+
+def relayed(settings: Settings, expected: int) -> list[tuple[int, int, bytes]]:
+    """(partition, position, value) of every record on the events topic."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(settings.topic_events, p) for p in range(settings.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    found: list[tuple[int, int, bytes]] = []
+
+    def poll() -> bool:
+        for records in consumer.poll(300).values():
+            found.extend(
+                (r.partition, int(dict(r.headers)["ledger-position"]), r.value) for r in records
+            )
+        return len(found) >= expected
+
+    wait_until(poll, what=f"{expected} relayed events")
+    for _ in range(3):  # and nothing more arrives
+        poll()
+    consumer.close()
+    return found
+
+
+def run_relay_until(ledger: Ledger, settings: Settings, position: int) -> Relay:
+    relay = Relay(settings, ledger)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    wait_until(lambda: relay.position() >= position, what=f"relay at {position}")
+    stop.set()
+    thread.join(timeout=20)
+    return relay
+
+
+def test_every_committed_event_is_published_once_in_ledger_order(
+    ledger: Ledger, settings: Settings
+) -> None:
+    record_accesses(ledger, settings, 5)
+    last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
+    total = scalar(settings.database_url, "SELECT count(*) FROM ledger_events")
+
+    run_relay_until(ledger, settings, last)
+    events = relayed(settings, total)
+
+    for partition in {p for p, _, _ in events}:
+        in_partition = [pos for p, pos, _ in events if p == partition]
+        assert in_partition == sorted(in_partition), "a partition is out of ledger order"
+    positions = [pos for _, pos, _ in events]
+    assert sorted(positions) == [
+        row
+        for (row,) in _rows(
+            settings.database_url, "SELECT notification_id FROM ledger_events ORDER BY 1"
+        )
+    ]
+    assert all(b"9434765919" not in value for _, _, value in events)
+
+
+def test_a_restarted_relay_continues_from_its_tracked_position(
+    ledger: Ledger, settings: Settings
+) -> None:
+    record_accesses(ledger, settings, 2)
+    first_last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
+    run_relay_until(ledger, settings, first_last)
+
+    record_accesses(ledger, settings, 3)
+    last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
+    run_relay_until(ledger, settings, last)
+
+    total = scalar(settings.database_url, "SELECT count(*) FROM ledger_events")
+    positions = [pos for _, pos, _ in relayed(settings, total)]
+    assert len(positions) == len(set(positions)) == total
+
+
+def _rows(database_url: str, query: str) -> list[tuple[int]]:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return list(conn.execute(query).fetchall())
