@@ -2,10 +2,11 @@
 
 For each polled partition batch: assess every record (accept or refuse), then append
 the accepted events, the refusals and the partition's last offset in ONE ledger
-transaction; only then publish refusals to the dead-letter topic and commit the
-Kafka offset. On assignment the worker resumes from the position tracked in
-PostgreSQL, so a crash anywhere replays at most what was not yet durable, and a
-replayed record finds its position already tracked.
+transaction; only then commit the Kafka offset. (The relay publishes the stored
+refusals to the dead-letter topic, so a broker outage cannot lose one.) On assignment
+the worker resumes from the position tracked in PostgreSQL, so a crash anywhere replays
+at most what was not yet durable, and a replayed record finds its position already
+tracked.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -30,6 +32,9 @@ from ledger.refusals import Refusal
 from ledger.settings import Settings
 
 log = logging.getLogger("ledger.ingest")
+
+# Failures that pass: the database or the broker is briefly unavailable.
+TRANSIENT = (OperationalError, psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
 
 
 @dataclass
@@ -70,9 +75,6 @@ class IngestWorker:
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_records=settings.ingest_batch,
         )
-        self.producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5
-        )
 
     def seek_to_tracked(self, partitions: Sequence[TopicPartition]) -> None:
         """Position each partition just after the last offset the ledger recorded."""
@@ -89,44 +91,62 @@ class IngestWorker:
         try:
             while not stop.is_set():
                 try:
-                    polled = self.consumer.poll(timeout_ms=500)
-                    for tp, records in polled.items():
-                        self._process_partition(tp, records)
+                    self._process(self.consumer.poll(timeout_ms=500))
                     backoff = 0.1
-                except (OperationalError, KafkaError) as exc:
+                except TRANSIENT as exc:
                     log.warning("transient failure, retrying in %.1f s: %s", backoff, exc)
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
         finally:
             self.close()
 
-    def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+    def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        pending = dict(polled)
+        try:
+            for tp, records in polled.items():
+                self._process_partition(tp, records, pending)
+        except TRANSIENT:
+            # The consumer's position is already past what we polled; rewind every
+            # partition to its first record not yet durable, or those records are lost.
+            for tp, records in pending.items():
+                self.consumer.seek(tp, records[0].offset)
+            raise
+
+    def _process_partition(
+        self,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        pending: dict[TopicPartition, list[ConsumerRecord]],
+    ) -> None:
         for start in range(0, len(records), self.settings.ingest_batch):
             chunk = records[start : start + self.settings.ingest_batch]
             try:
                 self._append(tp, chunk)
             except IntegrityError:
-                # Another member recorded this position first (rebalance race): skip to it.
+                # Already recorded: another member got there first (a rebalance race), or
+                # our own commit succeeded but its acknowledgement was lost. Resume after it.
                 log.info("partition %s already recorded past %s; resuming", tp, chunk[0].offset)
+                pending.pop(tp, None)
                 self.seek_to_tracked([tp])
                 return
+            remaining = records[start + len(chunk) :]
+            if remaining:
+                pending[tp] = remaining
+            else:
+                pending.pop(tp, None)
 
     def _append(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = time.perf_counter()
-        aggregates, refusals, dead_letters = [], [], []
+        aggregates, refusals = [], []
         for record in records:
             try:
                 aggregates.append(self.intake.assess(record.value or b""))
             except Refusal as refusal:
                 refusals.append(self._refusal_row(refusal, tp, record))
-                dead_letters.append(record.value or b"")
         tracking = Tracking(kafka_tracking_name(tp.topic, tp.partition), records[-1].offset)
         positions = self.ledger.record(aggregates, refusals, [tracking])
-        # Durable now. Publish refusals, then let Kafka know.
-        for row, raw in zip(refusals, dead_letters, strict=True):
-            self._publish_refusal(row, raw)
-        self.producer.flush(timeout=30)
-        self.consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)})
+        # Durable now (dead letters are published from the stored refusals by the relay).
+        self._commit_offset(tp, records[-1].offset + 1)
         self.stats.accepted += len(positions)
         self.stats.duplicates += len(aggregates) - len(positions)
         for row in refusals:
@@ -139,6 +159,14 @@ class IngestWorker:
             len(refusals),
             (time.perf_counter() - started) * 1000,
         )
+
+    def _commit_offset(self, tp: TopicPartition, offset: int) -> None:
+        # PostgreSQL is the source of truth for positions; Kafka's committed offset only
+        # saves a rebalanced member some re-reading. A failed commit is not an error.
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
+        except KafkaError as exc:
+            log.info("Kafka offset commit for %s failed (tracked in PostgreSQL): %s", tp, exc)
 
     def _refusal_row(self, refusal: Refusal, tp: TopicPartition, record: object) -> RefusalRow:
         raw: bytes = getattr(record, "value", b"") or b""
@@ -155,25 +183,5 @@ class IngestWorker:
             offset=getattr(record, "offset", None),
         )
 
-    def _publish_refusal(self, row: RefusalRow, raw: bytes) -> None:
-        headers = [
-            ("ledger-reason", row.reason.encode()),
-            ("ledger-detail", row.detail.encode()),
-            ("ledger-pointer", row.pointer.encode()),
-            ("ledger-stage", b"intake"),
-            ("ledger-source-topic", (row.topic or "").encode()),
-            ("ledger-source-partition", str(row.partition).encode()),
-            ("ledger-source-offset", str(row.offset).encode()),
-        ]
-        # The dead letter carries the original bytes, as Kafka consumers of DLQs expect.
-        self.producer.send(
-            self.settings.topic_rejected,
-            value=raw,
-            headers=headers,
-        )
-
     def close(self) -> None:
-        try:
-            self.consumer.close(autocommit=False)
-        finally:
-            self.producer.close(timeout=5)
+        self.consumer.close(autocommit=False)

@@ -92,6 +92,29 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         self.select_existing_statement = SQL(
             "SELECT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s)"
         ).format(schema, Identifier(self.events_table_name))
+        # Idempotency of submissions, whatever aggregate they change: (source, id) once,
+        # with the event it became (its position is that event's notification id).
+        self.submissions_table = Identifier(
+            self.events_table_name.replace("_events", "_submissions")
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "source text NOT NULL, event_id text NOT NULL, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+                "PRIMARY KEY (source, event_id))"
+            ).format(schema, self.submissions_table)
+        )
+        self.insert_submission_statement = SQL(
+            "INSERT INTO {0}.{1} (source, event_id, originator_id, originator_version) "
+            "VALUES (%s, %s, %s, %s)"
+        ).format(schema, self.submissions_table)
+        self.select_submitted_statement = SQL(
+            "SELECT s.source, s.event_id, e.notification_id FROM {0}.{1} s "
+            "JOIN {0}.{2} e USING (originator_id, originator_version) "
+            "JOIN unnest(%s::text[], %s::text[]) AS k(source, event_id) "
+            "ON k.source = s.source AND k.event_id = s.event_id"
+        ).format(schema, self.submissions_table, Identifier(self.events_table_name))
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -118,6 +141,9 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                     for r in refusals
                 ],
             )
+        submissions: Sequence[tuple[str, str, UUID, int]] = kwargs.get("submissions", ())
+        if submissions:
+            curs.executemany(self.insert_submission_statement, list(submissions))
         super()._insert_events(curs, stored_events, **kwargs)
 
     def existing(self, originator_ids: Sequence[UUID]) -> set[UUID]:
@@ -127,6 +153,27 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.select_existing_statement, (list(originator_ids),))
             return {row["originator_id"] for row in curs.fetchall()}
+
+    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Ledger positions of the submissions already recorded, by (source, id)."""
+        if not keys:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self.select_submitted_statement, ([k[0] for k in keys], [k[1] for k in keys])
+            )
+            return {(r["source"], r["event_id"]): r["notification_id"] for r in curs.fetchall()}
+
+    def select_refusals(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Stored refusals with ``refusal_id > after``, oldest first (the dead-letter outbox)."""
+        statement = SQL(
+            "SELECT refusal_id, reason, detail, pointer, raw_sealed, channel, topic, "
+            "kafka_partition, kafka_offset FROM {0}.{1} WHERE refusal_id > %s "
+            "ORDER BY refusal_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema), self.refusals_table)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (after, limit))
+            return list(curs.fetchall())
 
     def positions(self, prefix: str) -> dict[str, int]:
         """Tracked positions whose name starts with ``prefix`` (e.g. ``kafka:topic:``)."""

@@ -15,7 +15,14 @@ from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.emitter import Emitter, KafkaTransport
 from ledger.settings import Settings
-from tests.support.ledger import access_data, register_dwp, running_worker, scalar, wait_until
+from tests.support.ledger import (
+    access_data,
+    register_dwp,
+    running_relay,
+    running_worker,
+    scalar,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +96,7 @@ def test_a_forged_event_is_refused_stored_and_dead_lettered_with_its_reason(
     emitter.transport.send(b"k", raw)  # type: ignore[union-attr]
     emitter.transport.flush()  # type: ignore[union-attr]
 
-    with running_worker(settings):
+    with running_worker(settings), running_relay(settings):
         wait_until(lambda: scalar(settings.database_url, REFUSALS) == 1, what="the refusal")
         [(value, headers)] = dead_letters(settings, expected=1)
 

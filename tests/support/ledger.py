@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from consumers.ingest import IngestWorker
+from consumers.relay import Relay
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.emitter import Emitter
@@ -70,6 +71,23 @@ def running_worker(settings: Settings) -> Iterator[IngestWorker]:
         thread.join(timeout=30)
         ledger.close()
         assert not thread.is_alive(), "the ingest worker did not stop"
+
+
+@contextmanager
+def running_relay(settings: Settings) -> Iterator[Relay]:
+    """A real relay, in a thread: ledger events and dead letters to their topics."""
+    ledger = Ledger.from_settings(settings)
+    relay = Relay(settings, ledger)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield relay
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        ledger.close()
+        assert not thread.is_alive(), "the relay did not stop"
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
