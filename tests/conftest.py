@@ -22,10 +22,17 @@ TEST_SECRET = "0f" * 32
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """The session's PostgreSQL server itself, for tests that stop and restart it."""
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata")
-    yield server.start()
+    server.start()
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(postgres_instance: EmbeddedPostgres) -> str:
+    return postgres_instance.dsn
 
 
 @pytest.fixture(scope="session")
