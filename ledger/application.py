@@ -1,12 +1,14 @@
 """The ledger application: registrations, and the batched, tracked append.
 
-``Ledger.record`` is the single place where accepted events, refusals and the source
-positions they came from become durable, in one transaction.
+``Ledger.record`` (and ``record_batch``) is the single place where accepted events,
+refusals and the source positions they came from become durable; the invariants of
+stateful aggregates are checked there, in submission order (``ledger.recording``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,24 +16,28 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ProcessRecorder, Tracking
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
 
 from ledger import signing
+from ledger.catalogue import (
+    KEY_REGISTERED,
+    KEY_REVOKED,
+    KEY_ROTATED,
+    SERVICE_REGISTERED,
+    Submission,
+)
+from ledger.domain.agreement import DataSharingAgreement
 from ledger.domain.registry import Organisation, Service
 from ledger.intake import RegisteredKey, utcnow
+from ledger.key_registry import TOPICS as KEY_TOPICS
+from ledger.key_registry import KeyDirectory
 from ledger.persistence import LedgerRecorder, RefusalRow
+from ledger.recording import MAX_EVENTS_PER_SAVE, Batch, BatchOutcome, RefusalFor, direct_refusal
 from ledger.settings import Settings
 
-# The eventsourcing 9.5.6 + psycopg 3.3.9 pipeline can deadlock when one save carries
-# more than ~0.45 MB; DESIGN.md "Known defect". Never let one save exceed this.
-MAX_EVENTS_PER_SAVE = 250
-
-REGISTRY_TOPICS = [
-    get_topic(Organisation.Registered),
-    get_topic(Service.Registered),
-    get_topic(Service.KeyRegistered),
-]
+# Seconds a process trusts its copy of the key registry before re-reading the log.
+REGISTRY_MAX_AGE = 1.0
+KEY_EVENT_TYPES = frozenset({SERVICE_REGISTERED, KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
 
 
 class UnknownService(LookupError):
@@ -62,8 +68,9 @@ class Ledger(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
-        self._keys: dict[str, RegisteredKey] = {}
+        self._directory = KeyDirectory()
         self._registry_position = 0
+        self._registry_read_at = 0.0
         self._registry_lock = threading.Lock()
 
     @classmethod
@@ -115,58 +122,113 @@ class Ledger(Application[UUID]):
             self.save(service)
         return key_id
 
+    def _service(self, source: str) -> Service:
+        try:
+            service: Service = self.repository.get(Service.create_id(source))
+        except AggregateNotFoundError:
+            raise UnknownService(source) from None
+        return service
+
+    def rotate_key(
+        self, source: str, old_key_id: str, public_key: bytes, at: datetime | None = None
+    ) -> str:
+        """Replace a service's current key; the old one stays valid for earlier events."""
+        service = self._service(source)
+        key_id = signing.key_id_for(public_key)
+        service.rotate_key(old_key_id, key_id, public_key.hex(), at or utcnow())
+        self.save(service)
+        self.refresh_registry()
+        return key_id
+
+    def revoke_key(self, source: str, key_id: str, reason: str, at: datetime | None = None) -> None:
+        """Refuse, from ``at`` (default now), events signed with this key."""
+        service = self._service(source)
+        service.revoke_key(key_id, at or utcnow(), reason)
+        self.save(service)
+        self.refresh_registry()
+
+    def register_agreement(
+        self, reference: str, terms: dict[str, Any], at: datetime | None = None
+    ) -> UUID:
+        """Register a data sharing agreement (idempotent by reference)."""
+        try:
+            return self.repository.get(DataSharingAgreement.create_id(reference)).id
+        except AggregateNotFoundError:
+            agreement = DataSharingAgreement(
+                reference=reference, terms=terms, at=at or utcnow(), submission=None
+            )
+            self.save(agreement)
+            return agreement.id
+
     # The key registry the intake verifies against.
 
     def key(self, key_id: str) -> RegisteredKey | None:
-        """The registered key, refreshing from the log once if it is not yet known."""
-        found = self._keys.get(key_id)
+        """The registered key; the log is re-read when the key is unknown, and at most
+        every ``REGISTRY_MAX_AGE`` seconds, so rotations and revocations take effect."""
+        if time.monotonic() - self._registry_read_at > REGISTRY_MAX_AGE:
+            self.refresh_registry()
+        found = self._directory.get(key_id)
         if found is None:
             self.refresh_registry()
-            found = self._keys.get(key_id)
+            found = self._directory.get(key_id)
         return found
 
     def refresh_registry(self) -> None:
         with self._registry_lock:
-            services: dict[str, Any] = {}
-            for notification in self.recorder.select_notifications(
-                start=self._registry_position + 1, limit=10_000, topics=REGISTRY_TOPICS
-            ):
-                self._registry_position = notification.id
-                domain_event = self.mapper.to_domain_event(notification)
-                if isinstance(domain_event, Service.KeyRegistered):
-                    service = services.get(str(domain_event.originator_id)) or self.repository.get(
-                        domain_event.originator_id
-                    )
-                    services[str(domain_event.originator_id)] = service
-                    public_key = bytes.fromhex(domain_event.public_key)  # type: ignore[attr-defined]
-                    self._keys[domain_event.key_id] = RegisteredKey(  # type: ignore[attr-defined]
-                        key_id=domain_event.key_id,  # type: ignore[attr-defined]
-                        public_key=public_key,
-                        source=service.source,
-                        organisation=service.organisation,
-                        event_types=frozenset(service.event_types),
-                        valid_from=domain_event.valid_from,  # type: ignore[attr-defined]
-                    )
+            self._registry_read_at = time.monotonic()
+            while True:
+                notifications = self.recorder.select_notifications(
+                    start=self._registry_position + 1, limit=10_000, topics=KEY_TOPICS
+                )
+                for notification in notifications:
+                    self._registry_position = notification.id
+                    self._directory.apply(self.mapper.to_domain_event(notification))
+                if len(notifications) < 10_000:
+                    return
 
     # The write path.
 
     def record(
         self,
-        aggregates: Sequence[Aggregate],
+        submissions: Sequence[Submission],
         refusals: Sequence[RefusalRow] = (),
         trackings: Sequence[Tracking] = (),
     ) -> list[int]:
-        """Append new aggregates, refusals and source positions in one transaction.
+        """Append new submissions, refusals and source positions, atomically per batch.
 
-        Aggregates already recorded (duplicates) are skipped. Returns the ledger
-        positions of what was appended.
+        Duplicates (same source and id) are skipped. Returns the ledger positions of
+        what was appended. See :meth:`record_batch` for the outcome of each submission.
         """
-        if len(aggregates) > MAX_EVENTS_PER_SAVE:
+        return self.record_batch(submissions, refusals, trackings).appended
+
+    def record_batch(
+        self,
+        submissions: Sequence[Submission],
+        refusals: Sequence[RefusalRow] = (),
+        trackings: Sequence[Tracking] = (),
+        refusal_for: RefusalFor | None = None,
+    ) -> BatchOutcome:
+        """Apply submissions in order, checking invariants; store refusals and positions.
+
+        A submission that breaks an invariant is refused (``invariant-violated``) and
+        stored as a refusal built by ``refusal_for(index, refusal)``.
+        """
+        if len(submissions) > MAX_EVENTS_PER_SAVE:
             raise ValueError(f"one transaction carries at most {MAX_EVENTS_PER_SAVE} events")
-        unique: dict[UUID, Aggregate] = {}
-        for aggregate in aggregates:
-            unique.setdefault(aggregate.id, aggregate)
-        already = self.ledger_recorder.existing(list(unique))
-        fresh = [a for a in unique.values() if a.id not in already]
-        recordings = self.save(*fresh, trackings=list(trackings), refusals=list(refusals))
-        return [r.notification.id for r in recordings]
+        if refusal_for is None:
+            refusal_for = lambda i, refusal: direct_refusal(submissions[i], refusal, "direct")  # noqa: E731
+        outcome = Batch(self, refusal_for).record(submissions, refusals, trackings)
+        if any(s.event_type in KEY_EVENT_TYPES for s in submissions):
+            self.refresh_registry()
+        return outcome
+
+    # What a batch needs (recording.Store).
+
+    def get(self, aggregate_id: UUID) -> Aggregate:
+        return self.repository.get(aggregate_id)
+
+    def save_batch(self, aggregates: Sequence[Aggregate], **kwargs: Any) -> list[Recording[UUID]]:
+        return self.save(*aggregates, **kwargs)
+
+    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return self.ledger_recorder.submitted(keys)

@@ -1,9 +1,12 @@
-"""The one write path's front half: from received bytes to an aggregate, or a refusal.
+"""The one write path's front half: from received bytes to a submission, or a refusal.
 
 Kafka and HTTP entry points both call :meth:`Intake.assess`. It checks, in order: size,
-strict JSON, CloudEvent shape, known type, signature present, key known, signature
-valid, schema, signer authorised, time; then builds the aggregate that records the
-event. Anything else is a :class:`~ledger.refusals.Refusal` with a stable reason.
+strict JSON, CloudEvent shape, known type and version, signature present, key known,
+signature valid, schema, time (not too far ahead or behind, and within the key's
+validity), signer authorised for the source, type and organisation; then pseudonymises
+the subjects and seals the bytes. Anything else is a
+:class:`~ledger.refusals.Refusal` with a stable reason. Invariants against recorded
+state are checked later, by the ledger, when the changes are applied.
 """
 
 from __future__ import annotations
@@ -14,19 +17,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from eventsourcing.domain import Aggregate
-
 from ledger import signing
-from ledger.catalogue import CATALOGUE, Received
+from ledger.catalogue import EventType, Received, Submission, event_type, parse_instant, validator
 from ledger.keyring import Keyring
 from ledger.refusals import Reason, Refusal
+from ledger.settings import Settings
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
+DEFAULT_MAX_PAST = timedelta(days=366)
 
 
 @dataclass(frozen=True)
 class RegisteredKey:
-    """A service's public key as the registry knows it."""
+    """A service's public key as the registry knows it.
+
+    ``retired_at`` is when it stopped being valid (rotation or revocation): events that
+    claim that time or later are refused; ``revoked`` says which of the two it was.
+    """
 
     key_id: str
     public_key: bytes
@@ -34,6 +41,8 @@ class RegisteredKey:
     organisation: str
     event_types: frozenset[str]
     valid_from: datetime
+    retired_at: datetime | None = None
+    revoked: bool = False
 
 
 class KeyRegistry(Protocol):
@@ -45,10 +54,7 @@ def utcnow() -> datetime:
 
 
 def parse_time(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise ValueError("time has no offset")
-    return value.astimezone(UTC)
+    return parse_instant(text)
 
 
 class Intake:
@@ -61,38 +67,64 @@ class Intake:
         *,
         max_bytes: int,
         max_future: timedelta,
+        max_past: timedelta = DEFAULT_MAX_PAST,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.registry = registry
         self.keyring = keyring
         self.max_bytes = max_bytes
         self.max_future = max_future
+        self.max_past = max_past
         self.clock = clock
 
-    def assess(self, raw: bytes) -> Aggregate:
-        """Return the aggregate recording ``raw``, or raise :class:`Refusal`."""
+    @classmethod
+    def from_settings(cls, registry: KeyRegistry, settings: Settings) -> Intake:
+        return cls(
+            registry,
+            Keyring.from_settings(settings),
+            max_bytes=settings.max_event_bytes,
+            max_future=timedelta(seconds=settings.max_future_seconds),
+            max_past=timedelta(seconds=settings.max_past_seconds),
+        )
+
+    def assess(self, raw: bytes) -> Submission:
+        """Return the submission ``raw`` makes, or raise :class:`Refusal`."""
         if len(raw) > self.max_bytes:
             raise Refusal(Reason.OVERSIZED, f"{len(raw)} bytes; the limit is {self.max_bytes}")
         event = self._parse(raw)
-        kind = CATALOGUE.get(event["type"])
-        if kind is None:
-            raise Refusal(Reason.UNKNOWN_TYPE, f"type {event['type']!r} is not in the catalogue")
+        kind = event_type(event["type"])
         key = self._authenticate(event)
-        errors = sorted(kind.validator.iter_errors(event), key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            validator(kind.name).iter_errors(event), key=lambda e: list(map(str, e.absolute_path))
+        )
         if errors:
             first = errors[0]
             pointer = "".join(f"/{part}" for part in first.absolute_path)
             raise Refusal(Reason.SCHEMA_VIOLATION, first.message[:300], pointer or "/")
-        self._authorise(event, key)
-        occurred_at = self._check_time(event["time"])
-        received = Received(event, raw, hashlib.sha256(raw).hexdigest(), occurred_at)
-        return kind.build(received, self.keyring)
+        occurred_at = self._check_time(event["time"], key)
+        self._authorise(event, kind, key)
+        received = Received(
+            event, raw, hashlib.sha256(raw).hexdigest(), occurred_at, key.organisation
+        )
+        try:
+            changes = tuple(kind.build(received, self.keyring))
+        except ValueError as exc:  # a value the schema allows but Python cannot read
+            raise Refusal(Reason.SCHEMA_VIOLATION, str(exc)[:300], "/data") from None
+        return Submission(
+            source=event["source"],
+            event_id=event["id"],
+            event_type=kind.name,
+            occurred_at=occurred_at,
+            raw_sha256=received.raw_sha256,
+            raw_sealed=self.keyring.seal(raw),
+            changes=changes,
+        )
 
     @staticmethod
     def _parse(raw: bytes) -> dict[str, Any]:
         try:
             event = signing.parse_json(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise Refusal(Reason.MALFORMED_JSON, str(exc)[:200]) from None
         if not isinstance(event, dict):
             raise Refusal(Reason.NOT_A_CLOUDEVENT, "a CloudEvent is a JSON object")
@@ -100,7 +132,7 @@ class Intake:
         if missing:
             raise Refusal(Reason.NOT_A_CLOUDEVENT, f"missing attributes: {', '.join(missing)}")
         if event["specversion"] != "1.0":
-            raise Refusal(Reason.NOT_A_CLOUDEVENT, "specversion must be 1.0")
+            raise Refusal(Reason.NOT_A_CLOUDEVENT, "specversion must be 1.0", "/specversion")
         return event
 
     def _authenticate(self, event: dict[str, Any]) -> RegisteredKey:
@@ -109,36 +141,56 @@ class Intake:
             raise Refusal(Reason.BAD_SIGNATURE, "the event is unsigned (signingkey/signature)")
         key = self.registry.key(key_id)
         if key is None:
-            raise Refusal(Reason.UNKNOWN_KEY, f"signing key {key_id[:48]!r} is not registered")
+            raise Refusal(
+                Reason.UNKNOWN_KEY, f"signing key {key_id[:48]!r} is not registered", "/signingkey"
+            )
         if not signing.verify(event, key.public_key):
-            raise Refusal(Reason.BAD_SIGNATURE, f"signature does not verify with key {key_id}")
+            raise Refusal(
+                Reason.BAD_SIGNATURE, f"signature does not verify with key {key_id}", "/signature"
+            )
         return key
 
     @staticmethod
-    def _authorise(event: dict[str, Any], key: RegisteredKey) -> None:
+    def _authorise(event: dict[str, Any], kind: EventType, key: RegisteredKey) -> None:
         if event["source"] != key.source:
             raise Refusal(
-                Reason.NOT_AUTHORISED, f"key {key.key_id} belongs to {key.source}, not this source"
+                Reason.NOT_AUTHORISED,
+                f"key {key.key_id} belongs to {key.source}, not this source",
+                "/source",
             )
-        if event["type"] not in key.event_types:
-            raise Refusal(Reason.NOT_AUTHORISED, f"{key.source} may not emit {event['type']}")
-        accessor = event["data"].get("accessor", {}).get("organisation")
-        if accessor is not None and accessor != key.organisation:
+        if kind.name not in key.event_types:
+            raise Refusal(Reason.NOT_AUTHORISED, f"{key.source} may not emit {kind.name}", "/type")
+        acting = kind.acting(event["data"])
+        if acting is not None and key.organisation not in acting[0]:
             raise Refusal(
                 Reason.NOT_AUTHORISED,
-                f"{key.source} emits for {key.organisation}, not {accessor}",
-                "/data/accessor/organisation",
+                f"{key.source} emits for {key.organisation}, not {', '.join(acting[0])}",
+                acting[1],
             )
 
-    def _check_time(self, text: str) -> datetime:
+    def _check_time(self, text: str, key: RegisteredKey) -> datetime:
         try:
             occurred_at = parse_time(text)
         except ValueError as exc:
             raise Refusal(Reason.SCHEMA_VIOLATION, f"time: {exc}", "/time") from None
-        if occurred_at > self.clock() + self.max_future:
+        now = self.clock()
+        if occurred_at > now + self.max_future:
             raise Refusal(
                 Reason.TIME_IN_FUTURE,
                 f"time is more than {int(self.max_future.total_seconds())} s ahead of the ledger",
                 "/time",
+            )
+        if occurred_at < now - self.max_past:
+            raise Refusal(
+                Reason.TIME_IN_PAST,
+                f"time is more than {self.max_past.days} days behind the ledger",
+                "/time",
+            )
+        if key.retired_at is not None and occurred_at >= key.retired_at:
+            reason, what = (
+                (Reason.REVOKED_KEY, "revoked") if key.revoked else (Reason.RETIRED_KEY, "rotated")
+            )
+            raise Refusal(
+                reason, f"key {key.key_id} was {what} at {key.retired_at.isoformat()}", "/time"
             )
         return occurred_at

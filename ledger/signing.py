@@ -57,10 +57,12 @@ def signing_input(event: dict[str, Any]) -> bytes:
 
 
 def b64url(data: bytes) -> str:
+    """Base64url without padding (RFC 4648 section 5)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
+    """Decode base64url with or without padding."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -102,6 +104,11 @@ def verify(event: dict[str, Any], public_key: bytes) -> bool:
         return False
     try:
         sig = b64url_decode(signature)
+        if b64url(sig) != signature:
+            # Base64 has spare bits in its last character: several texts decode to the
+            # same signature. Only the canonical text is accepted, so no byte of a
+            # signed event can change unnoticed.
+            return False
         nacl.signing.VerifyKey(public_key).verify(signing_input(event), sig)
     except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
         return False

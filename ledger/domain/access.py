@@ -18,11 +18,29 @@ class DataAccess(Aggregate):
     idempotency key of the submission.
     """
 
+    class Recorded(Aggregate.Created):
+        source: str
+        event_id: str
+        occurred_at: datetime
+        subject_keys: list[str]
+        organisation: str
+        role: str
+        official_key: str | None
+        system: str
+        record: str
+        data_categories: list[dict[str, Any]]
+        purpose: dict[str, Any]
+        lawful_basis: dict[str, Any]
+        action: str
+        break_glass: bool
+        envelope_sha256: str
+        envelope_sealed: str
+
     @staticmethod
     def create_id(source: str, event_id: str) -> UUID:
         return natural_id("submission", source, event_id)
 
-    @event("Recorded")
+    @event(Recorded)
     def __init__(
         self,
         source: str,

@@ -1,0 +1,133 @@
+"""Submitting signed events over HTTP: the same envelope and checks as Kafka.
+
+The body bytes are the signed CloudEvent, verified exactly as received. The signature
+authenticates the caller (the read side adds JWT). Refusals are stored (channel
+``http``), answered as RFC 9457 problem details whose ``type`` ends with the reason
+code, and published to ``ledger.rejected`` by the relay like every stored refusal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.problems import PROBLEM_BASE
+from ledger.application import Ledger
+from ledger.intake import Intake, utcnow
+from ledger.persistence import RefusalRow
+from ledger.recording import direct_refusal
+from ledger.refusals import Reason, Refusal
+
+router = APIRouter(prefix="/v1/events", tags=["services"])
+
+STATUS = {
+    Reason.OVERSIZED: 413,
+    Reason.MALFORMED_JSON: 400,
+    Reason.NOT_A_CLOUDEVENT: 400,
+    Reason.UNKNOWN_KEY: 401,
+    Reason.BAD_SIGNATURE: 401,
+    Reason.NOT_AUTHORISED: 403,
+    Reason.REVOKED_KEY: 403,
+    Reason.RETIRED_KEY: 403,
+    Reason.INVARIANT_VIOLATED: 409,
+}
+TITLES = {
+    Reason.OVERSIZED: "The event is too large",
+    Reason.MALFORMED_JSON: "The body is not strict JSON",
+    Reason.NOT_A_CLOUDEVENT: "The body is not a CloudEvent",
+    Reason.UNKNOWN_TYPE: "The event type is not in the catalogue",
+    Reason.UNKNOWN_VERSION: "This version of the event type is not in the catalogue",
+    Reason.SCHEMA_VIOLATION: "The event does not match its schema",
+    Reason.INVALID_SUBJECT: "A subject identifier is not valid",
+    Reason.UNKNOWN_KEY: "The signing key is not registered",
+    Reason.BAD_SIGNATURE: "The signature does not verify",
+    Reason.NOT_AUTHORISED: "The service may not emit this event",
+    Reason.TIME_IN_FUTURE: "The event time is too far in the future",
+    Reason.TIME_IN_PAST: "The event time is too far in the past",
+    Reason.REVOKED_KEY: "The signing key was revoked before the event time",
+    Reason.RETIRED_KEY: "The signing key was rotated before the event time",
+    Reason.INVARIANT_VIOLATED: "The event is impossible in the current state",
+}
+# A concurrent writer to the same aggregate (optimistic concurrency): try again.
+ATTEMPTS = 3
+
+
+def _problem(refusal: Refusal) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + refusal.reason,
+        "title": TITLES.get(refusal.reason, "The event was refused"),
+        "status": STATUS.get(refusal.reason, 422),
+        "detail": refusal.detail,
+        "reason": str(refusal.reason),
+    }
+    if refusal.pointer:
+        body["pointer"] = refusal.pointer
+    return JSONResponse(body, status_code=body["status"], media_type="application/problem+json")
+
+
+@router.post(
+    "",
+    status_code=202,
+    responses={202: {"description": "Recorded (or already recorded): its ledger position"}},
+)
+async def submit_event(request: Request) -> JSONResponse:
+    """Record one signed CloudEvent; 202 with its ledger position, or a problem."""
+    state = request.app.state
+    intake: Intake = state.intake
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > intake.max_bytes:
+        # Refused unread: the stored refusal keeps no bytes of a body this large.
+        refusal = Refusal(Reason.OVERSIZED, f"{declared} bytes declared; limit {intake.max_bytes}")
+        await run_in_threadpool(state.ledger.record, [], [_refusal_row(intake, b"", refusal)])
+        return _problem(refusal)
+    raw = await request.body()
+    return await run_in_threadpool(_record, state.ledger, intake, raw)
+
+
+def _record(ledger: Ledger, intake: Intake, raw: bytes) -> JSONResponse:
+    try:
+        submission = intake.assess(raw)
+    except Refusal as refusal:
+        ledger.record([], refusals=[_refusal_row(intake, raw, refusal)])
+        return _problem(refusal)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            outcome = ledger.record_batch(
+                [submission],
+                refusal_for=lambda _, refusal: direct_refusal(submission, refusal, "http"),
+            )
+            break
+        except IntegrityError:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
+    if 0 in outcome.refused:
+        row = outcome.refused[0]
+        return _problem(Refusal(Reason(row.reason), row.detail, row.pointer))
+    return JSONResponse(
+        {
+            "id": submission.event_id,
+            "source": submission.source,
+            "position": outcome.positions[0],
+            "duplicate": 0 in outcome.duplicates,
+        },
+        status_code=202,
+    )
+
+
+def _refusal_row(intake: Intake, raw: bytes, refusal: Refusal) -> RefusalRow:
+    return RefusalRow(
+        reason=str(refusal.reason),
+        detail=refusal.detail,
+        pointer=refusal.pointer,
+        received_at=utcnow(),
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        raw_sealed=intake.keyring.seal(raw),
+        channel="http",
+    )

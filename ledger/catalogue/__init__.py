@@ -1,0 +1,147 @@
+"""The event catalogue (v1): every versioned type, its JSON Schema and how it is recorded.
+
+Types are named ``uk.gov.ledger.<name>.v<N>``. The published schemas in
+``ledger/schemas/`` are generated from these definitions (``python -m
+ledger.catalogue.publish``) and a test keeps them identical; validators are compiled
+once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from ledger.catalogue import administration, agreements, consents, facts, requests
+from ledger.catalogue.administration import (
+    KEY_REGISTERED,
+    KEY_REVOKED,
+    KEY_ROTATED,
+    ORGANISATION_REGISTERED,
+    SERVICE_REGISTERED,
+)
+from ledger.catalogue.agreements import AGREEMENT_AMENDED, AGREEMENT_ENDED, AGREEMENT_REGISTERED
+from ledger.catalogue.consents import (
+    CONSENT_EXPIRED,
+    CONSENT_GIVEN,
+    CONSENT_RENEWED,
+    CONSENT_WITHDRAWN,
+    OBJECTION_LIFTED,
+    OBJECTION_SET,
+)
+from ledger.catalogue.entry import (
+    PREFIX,
+    Change,
+    EventType,
+    Received,
+    Submission,
+    ordering_key,
+    parse_instant,
+)
+from ledger.catalogue.facts import DATA_ACCESSED, DATA_SHARED
+from ledger.catalogue.requests import (
+    SAR_CLARIFICATION_RECEIVED,
+    SAR_CLARIFICATION_REQUESTED,
+    SAR_CLOSED,
+    SAR_EXTENDED,
+    SAR_IDENTITY_VERIFIED,
+    SAR_RECEIVED,
+    SAR_REFUSED,
+    SAR_RESPONDED,
+)
+from ledger.catalogue.vocabulary import envelope
+from ledger.refusals import Reason, Refusal
+
+CATALOGUE: dict[str, EventType] = {
+    t.name: t
+    for t in (
+        *facts.TYPES,
+        *consents.TYPES,
+        *requests.TYPES,
+        *administration.TYPES,
+        *agreements.TYPES,
+    )
+}
+
+_VERSIONED = re.compile(r"^(?P<stem>.+)\.v(?P<version>[0-9]+)$")
+_KNOWN_STEMS = {_VERSIONED.match(name)["stem"] for name in CATALOGUE}  # type: ignore[index]
+
+
+def event_type(name: str) -> EventType:
+    """The catalogue entry for ``name``, or a refusal saying whether the type or only
+    its version is unknown."""
+    found = CATALOGUE.get(name)
+    if found is not None:
+        return found
+    versioned = _VERSIONED.match(name)
+    if versioned and versioned["stem"] in _KNOWN_STEMS:
+        known = sorted(n for n in CATALOGUE if n.startswith(versioned["stem"] + ".v"))
+        raise Refusal(Reason.UNKNOWN_VERSION, f"{name[:120]!r}: known versions are {known}")
+    raise Refusal(Reason.UNKNOWN_TYPE, f"type {name[:120]!r} is not in the catalogue")
+
+
+def schema_document(kind: EventType) -> dict[str, Any]:
+    """The full JSON Schema of one type, as published."""
+    return envelope(kind.name, kind.title, kind.description, kind.data_schema)
+
+
+@cache
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """The compiled validator of a type, from its published schema file."""
+    text = resources.files("ledger.schemas").joinpath(CATALOGUE[name].schema_file).read_text()
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def record_key(event: dict[str, Any]) -> bytes:
+    """The Kafka record key of an event: events of one aggregate share a partition."""
+    kind = CATALOGUE.get(event.get("type", ""))
+    try:
+        text = kind.ordering(event["data"]) if kind else event["id"]
+    except (KeyError, TypeError, IndexError):
+        text = str(event.get("id", ""))
+    return ordering_key(text)
+
+
+__all__ = [
+    "AGREEMENT_AMENDED",
+    "AGREEMENT_ENDED",
+    "AGREEMENT_REGISTERED",
+    "CATALOGUE",
+    "CONSENT_EXPIRED",
+    "CONSENT_GIVEN",
+    "CONSENT_RENEWED",
+    "CONSENT_WITHDRAWN",
+    "DATA_ACCESSED",
+    "DATA_SHARED",
+    "KEY_REGISTERED",
+    "KEY_REVOKED",
+    "KEY_ROTATED",
+    "OBJECTION_LIFTED",
+    "OBJECTION_SET",
+    "ORGANISATION_REGISTERED",
+    "PREFIX",
+    "SAR_CLARIFICATION_RECEIVED",
+    "SAR_CLARIFICATION_REQUESTED",
+    "SAR_CLOSED",
+    "SAR_EXTENDED",
+    "SAR_IDENTITY_VERIFIED",
+    "SAR_RECEIVED",
+    "SAR_REFUSED",
+    "SAR_RESPONDED",
+    "SERVICE_REGISTERED",
+    "Change",
+    "EventType",
+    "Received",
+    "Submission",
+    "event_type",
+    "parse_instant",
+    "record_key",
+    "schema_document",
+    "validator",
+]

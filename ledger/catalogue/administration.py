@@ -1,0 +1,245 @@
+"""Administration: organisations, services and their signing keys.
+
+A service may emit these only if registered for them (an administration service), and
+only for its own organisation: the service whose keys change, or an agreement it is a
+party to. The very first organisation, service and key are registered directly
+(``ledger services register``), since nothing could sign for them yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger import signing
+from ledger.catalogue.entry import (
+    PREFIX,
+    Change,
+    EventType,
+    Received,
+    evidence,
+    parse_instant,
+)
+from ledger.catalogue.vocabulary import array, obj, ref, text
+from ledger.domain import InvariantViolated
+from ledger.domain.registry import Organisation, Service
+from ledger.keyring import Keyring
+from ledger.refusals import Reason, Refusal
+
+ORGANISATION_REGISTERED = PREFIX + "organisation-registered.v1"
+SERVICE_REGISTERED = PREFIX + "service-registered.v1"
+KEY_REGISTERED = PREFIX + "key-registered.v1"
+KEY_ROTATED = PREFIX + "key-rotated.v1"
+KEY_REVOKED = PREFIX + "key-revoked.v1"
+
+Build = Callable[[Received, Keyring], Sequence[Change]]
+SOURCE = {
+    "type": "string",
+    "pattern": "^[\\x21-\\x7e]{1,256}$",
+    "description": "The service's source attribute",
+}
+PUBLIC_KEY = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]{43}$",
+    "description": "Ed25519 public key, base64url without padding",
+}
+KEY_ID = {"type": "string", "pattern": "^ed25519:[0-9a-f]{32}$"}
+
+
+def _public_key(text_: str) -> bytes:
+    return signing.b64url_decode(text_)
+
+
+def creating(aggregate_id: Any, what: str, make: Callable[[], Aggregate]) -> Sequence[Change]:
+    def apply(current: Aggregate | None) -> Aggregate:
+        if current is not None:
+            raise InvariantViolated(f"{what}-exists", f"this {what} is already registered")
+        return make()
+
+    return (Change(aggregate_id, apply),)
+
+
+def _organisation(received: Received, keyring: Keyring) -> Sequence[Change]:
+    org, submission = received.data["organisation"], evidence(received, keyring)
+    return creating(
+        Organisation.create_id(org["code"]),
+        "organisation",
+        lambda: Organisation(code=org["code"], name=org["name"], submission=submission),
+    )
+
+
+def _service(received: Received, keyring: Keyring) -> Sequence[Change]:
+    svc, submission = received.data["service"], evidence(received, keyring)
+    return creating(
+        Service.create_id(svc["source"]),
+        "service",
+        lambda: Service(
+            source=svc["source"],
+            organisation=svc["organisation"],
+            name=svc["name"],
+            event_types=svc["event_types"],
+            submission=submission,
+        ),
+    )
+
+
+def _on_service(step: Callable[[Service, Received, dict[str, Any]], None]) -> Build:
+    """A builder for a change to an existing service of the signer's organisation."""
+
+    def build(received: Received, keyring: Keyring) -> Sequence[Change]:
+        submission = evidence(received, keyring)
+
+        def apply(current: Aggregate | None) -> Aggregate:
+            if not isinstance(current, Service):
+                raise InvariantViolated("service-unknown", "no service with this source")
+            if current.organisation != received.signer_organisation:
+                raise Refusal(
+                    Reason.NOT_AUTHORISED,
+                    f"{received.signer_organisation} may not change a service of "
+                    f"{current.organisation}",
+                    "/data/service",
+                )
+            step(current, received, submission)
+            return current
+
+        return (Change(Service.create_id(received.data["service"]), apply),)
+
+    return build
+
+
+def _register_key(service: Service, received: Received, submission: dict[str, Any]) -> None:
+    public_key = _public_key(received.data["public_key"])
+    valid_from = received.data.get("valid_from")
+    service.register_key(
+        signing.key_id_for(public_key),
+        public_key.hex(),
+        received.occurred_at if valid_from is None else parse_instant(valid_from),
+        submission,
+    )
+
+
+def _rotate_key(service: Service, received: Received, submission: dict[str, Any]) -> None:
+    public_key = _public_key(received.data["public_key"])
+    service.rotate_key(
+        received.data["old_key_id"],
+        signing.key_id_for(public_key),
+        public_key.hex(),
+        received.occurred_at,
+        submission,
+    )
+
+
+def _revoke_key(service: Service, received: Received, submission: dict[str, Any]) -> None:
+    service.revoke_key(
+        received.data["key_id"], received.occurred_at, received.data["reason"], submission
+    )
+
+
+def _service_ordering(data: dict[str, Any]) -> str:
+    service = data["service"]
+    return "service:" + (service if isinstance(service, str) else service["source"])
+
+
+def admin_type(
+    name: str,
+    title: str,
+    description: str,
+    schema: dict[str, Any],
+    build: Build,
+    acting: Callable[[dict[str, Any]], tuple[list[str], str] | None],
+    ordering: Callable[[dict[str, Any]], str],
+) -> EventType:
+    return EventType(name, title, description, schema, build, acting, ordering)
+
+
+def no_party(_: dict[str, Any]) -> None:
+    return None  # checked against the stored aggregate when applied
+
+
+TYPES = (
+    admin_type(
+        ORGANISATION_REGISTERED,
+        "Organisation registered (v1)",
+        "A public body was registered, with its short code and plain-English name.",
+        obj(
+            ["organisation"],
+            {
+                "organisation": obj(
+                    ["code", "name"], {"code": ref("organisation"), "name": text(200)}
+                )
+            },
+        ),
+        _organisation,
+        no_party,
+        lambda d: "organisation:" + d["organisation"]["code"],
+    ),
+    admin_type(
+        SERVICE_REGISTERED,
+        "Service registered (v1)",
+        "A service of an organisation was registered, with the event types it may emit.",
+        obj(
+            ["service"],
+            {
+                "service": obj(
+                    ["source", "organisation", "name", "event_types"],
+                    {
+                        "source": SOURCE,
+                        "organisation": ref("organisation"),
+                        "name": text(200),
+                        "event_types": array(
+                            {
+                                "type": "string",
+                                "pattern": "^uk\\.gov\\.ledger\\.[a-z-]+\\.v[0-9]+$",
+                            },
+                            1,
+                            50,
+                        ),
+                    },
+                )
+            },
+        ),
+        _service,
+        lambda d: ([d["service"]["organisation"]], "/data/service/organisation"),
+        _service_ordering,
+    ),
+    admin_type(
+        KEY_REGISTERED,
+        "Signing key registered (v1)",
+        "A service's Ed25519 public key was registered; its key id derives from it.",
+        obj(
+            ["service", "public_key"],
+            {"service": SOURCE, "public_key": PUBLIC_KEY, "valid_from": ref("instant")},
+        ),
+        _on_service(_register_key),
+        no_party,
+        _service_ordering,
+    ),
+    admin_type(
+        KEY_ROTATED,
+        "Signing key rotated (v1)",
+        "A service replaced its current key; the old key stays valid for events whose "
+        "time is before this event's time.",
+        obj(
+            ["service", "old_key_id", "public_key"],
+            {"service": SOURCE, "old_key_id": KEY_ID, "public_key": PUBLIC_KEY},
+        ),
+        _on_service(_rotate_key),
+        no_party,
+        _service_ordering,
+    ),
+    admin_type(
+        KEY_REVOKED,
+        "Signing key revoked (v1)",
+        "A key was revoked from this event's time: events claiming a later time are "
+        "refused; events before it stay valid.",
+        obj(
+            ["service", "key_id", "reason"],
+            {"service": SOURCE, "key_id": KEY_ID, "reason": text(300)},
+        ),
+        _on_service(_revoke_key),
+        no_party,
+        _service_ordering,
+    ),
+)

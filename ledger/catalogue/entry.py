@@ -1,0 +1,160 @@
+"""What a catalogue entry is: a versioned type, how it is authorised and recorded.
+
+An entry turns a verified, schema-valid event (:class:`Received`) into a
+:class:`Submission`: the changes it makes to aggregates, not yet applied. The ledger
+applies them in order at write time, when the aggregates' current state is known, so
+invariants are checked against everything recorded before (including earlier events of
+the same batch).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from ledger.keyring import Keyring
+from ledger.refusals import Reason, Refusal
+from ledger.subjects import InvalidIdentifier, SubjectId
+
+PREFIX = "uk.gov.ledger."
+
+
+@dataclass(frozen=True)
+class Received:
+    """A verified submission, ready to be turned into changes."""
+
+    event: dict[str, Any]
+    raw: bytes
+    raw_sha256: str
+    occurred_at: datetime
+    signer_organisation: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.event["data"]
+
+
+# Applies one change to the aggregate's current state (None if it does not exist yet),
+# returning the aggregate with the new event pending; raises InvariantViolated or Refusal.
+Apply = Callable[[Aggregate | None], Aggregate]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change a submission makes to one aggregate.
+
+    ``fresh`` changes create an aggregate whose id derives from the submission's own
+    key (facts): nothing needs loading, which keeps the hot path lean.
+    """
+
+    aggregate_id: UUID
+    apply: Apply
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An authentic, well-formed event and the changes it makes; (source, id) is its key."""
+
+    source: str
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    raw_sha256: str
+    raw_sealed: bytes
+    changes: tuple[Change, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.event_id)
+
+
+Builder = Callable[[Received, Keyring], Sequence[Change]]
+# The organisations on whose behalf an event speaks (the signer must belong to one),
+# and the JSON pointer that names them; None when the type alone authorises.
+Acting = Callable[[dict[str, Any]], tuple[list[str], str] | None]
+# The text the Kafka record key is derived from: events of one aggregate share it.
+Ordering = Callable[[dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One versioned type of the catalogue."""
+
+    name: str
+    title: str
+    description: str
+    data_schema: dict[str, Any]
+    build: Builder
+    acting: Acting
+    ordering: Ordering
+
+    @property
+    def stem(self) -> str:
+        """``consent-given.v1`` for ``uk.gov.ledger.consent-given.v1``."""
+        return self.name.removeprefix(PREFIX)
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.stem}.json"
+
+
+def subject_keys(data: dict[str, Any], keyring: Keyring) -> list[str]:
+    """Pseudonyms of the event's subjects; an invalid identifier refuses the event."""
+    keys: list[str] = []
+    for index, item in enumerate(data["subjects"]):
+        try:
+            subject = SubjectId.parse(item["scheme"], item["value"])
+        except InvalidIdentifier as exc:
+            raise Refusal(Reason.INVALID_SUBJECT, str(exc), f"/data/subjects/{index}") from None
+        keys.append(keyring.pseudonymiser.subject_key(subject))
+    return keys
+
+
+def sealed_text(received: Received, keyring: Keyring) -> str:
+    """The received bytes, sealed (they carry raw identifiers) and base64-encoded."""
+    return base64.b64encode(keyring.seal(received.raw)).decode()
+
+
+def evidence(received: Received, keyring: Keyring) -> dict[str, Any]:
+    """What a stateful change keeps of the submission that caused it: its key and the
+    exact received bytes, sealed."""
+    return {
+        "source": received.event["source"],
+        "event_id": received.event["id"],
+        "envelope_sha256": received.raw_sha256,
+        "envelope_sealed": sealed_text(received, keyring),
+    }
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 date-time with an offset, in UTC."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("time has no offset")
+    return value.astimezone(UTC)
+
+
+def first_subject(data: dict[str, Any]) -> str:
+    subject = data["subjects"][0]
+    return f"{subject['scheme']}:{subject['value']}"
+
+
+def ordering_key(text: str) -> bytes:
+    """The Kafka record key for an ordering text: 16 bits of SHA-256, hex.
+
+    Enough to spread load over partitions and keep one aggregate's events in order,
+    too coarse to reveal an identifier (each key stands for tens of thousands).
+    """
+    return hashlib.sha256(text.encode()).hexdigest()[:4].encode()
+
+
+def sha256_hex(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,198 @@
+"""The shared parts of every event's JSON Schema: the signed envelope and the vocabulary.
+
+Each published schema (``ledger/schemas/<type>.json``) is self-contained: the envelope,
+the type's ``data`` and these definitions, so a service in any language can validate
+with one file and no resolver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ORG_CODE = "^[A-Z0-9][A-Z0-9-]{1,31}$"
+CODE = "^[a-z0-9][a-z0-9._-]{0,63}$"
+SHA256 = "^[0-9a-f]{64}$"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def text(max_length: int = 300, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def obj(required: list[str], properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """A closed object: unknown members are refused, so nothing unvalidated is stored."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def array(items: dict[str, Any], min_items: int = 1, max_items: int = 50) -> dict[str, Any]:
+    return {"type": "array", "minItems": min_items, "maxItems": max_items, "items": items}
+
+
+def subjects(max_items: int) -> dict[str, Any]:
+    schema = array(ref("subject"), 1, max_items)
+    schema["description"] = (
+        "Typed identifiers of the citizens concerned; pseudonymised by the ledger"
+    )
+    return schema
+
+
+_SUBJECT_VALUE = {
+    "nhs-number": r"^[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}$",
+    "nino": r"^[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]$",
+    "one-login": r"^urn:fdc:gov\.uk:2022:[A-Za-z0-9_-]{10,200}$",
+    "local": r"^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._/-]{1,95}$",
+}
+
+DEFS: dict[str, Any] = {
+    "organisation": {
+        "type": "string",
+        "pattern": ORG_CODE,
+        "description": "Short code of a registered organisation, e.g. DWP",
+    },
+    "subject": {
+        **obj(
+            ["scheme", "value"],
+            {"scheme": {"enum": list(_SUBJECT_VALUE)}, "value": {"type": "string"}},
+            "A citizen's identifier. NHS numbers must pass the modulus 11 check; a local "
+            "reference is prefixed by the issuing organisation's code, e.g. LEEDS:CT-0001",
+        ),
+        "allOf": [
+            {
+                "if": {"properties": {"scheme": {"const": scheme}}},
+                "then": {"properties": {"value": {"pattern": pattern}}},
+            }
+            for scheme, pattern in _SUBJECT_VALUE.items()
+        ],
+    },
+    "coded": obj(
+        ["code", "text"],
+        {
+            "code": {"type": "string", "pattern": CODE},
+            "text": text(300, "Plain English shown to the citizen"),
+        },
+    ),
+    "category": obj(
+        ["code", "text"],
+        {
+            "code": {"type": "string", "pattern": CODE},
+            "text": text(300, "Plain English shown to the citizen"),
+            "special_category": {
+                "type": "boolean",
+                "description": "Special category data (UK GDPR Art. 9) or criminal offence data",
+            },
+        },
+    ),
+    "lawful_basis": obj(
+        ["article6"],
+        {
+            "article6": {
+                "enum": [
+                    "consent",
+                    "contract",
+                    "legal-obligation",
+                    "vital-interests",
+                    "public-task",
+                    "legitimate-interests",
+                ]
+            },
+            "article9": {
+                "type": ["string", "null"],
+                "pattern": CODE,
+                "description": "Art. 9(2) condition (with DPA 2018 Sch. 1 where relevant) "
+                "for special category data, e.g. health-care; null if none",
+            },
+        },
+    ),
+    "retention": obj(
+        ["text"],
+        {
+            "period": {
+                "type": "string",
+                "pattern": r"^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?$",
+                "description": "ISO 8601 duration, when the period is fixed",
+            },
+            "text": text(300, "The period, or the criteria that set it, in plain English"),
+        },
+    ),
+    "sha256": {"type": "string", "pattern": SHA256, "description": "SHA-256, lower-case hex"},
+    "reference": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]{0,79}$",
+        "description": "A reference chosen by the organisation (no personal data)",
+    },
+    "instant": {"type": "string", "format": "date-time"},
+    "day": {"type": "string", "format": "date"},
+}
+
+
+def envelope(type_name: str, title: str, description: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The full, self-contained schema of one type: signed CloudEvent + ``data``."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:ledger:schema:{type_name}",
+        "title": title,
+        "description": description + " Signed CloudEvent 1.0 in structured JSON mode: the "
+        "signature is Ed25519 over the RFC 8785 canonical JSON of the event without "
+        "its signature attribute.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "time",
+            "signingkey",
+            "signature",
+            "data",
+        ],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {
+                "type": "string",
+                "pattern": "^[\\x21-\\x7e]{1,128}$",
+                "description": "Unique per source; (source, id) is the idempotency key",
+            },
+            "source": {
+                "type": "string",
+                "pattern": "^[\\x21-\\x7e]{1,256}$",
+                "description": "The registered emitting service, e.g. urn:ledger:service:dwp:uc",
+            },
+            "type": {"const": type_name},
+            "time": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When it happened (RFC 3339, with offset)",
+            },
+            "datacontenttype": {"const": "application/json"},
+            "dataschema": {"type": "string", "maxLength": 256},
+            "traceparent": {"type": "string", "maxLength": 128},
+            "tracestate": {"type": "string", "maxLength": 512},
+            "signingkey": {
+                "type": "string",
+                "pattern": "^ed25519:[0-9a-f]{32}$",
+                "description": "Key id: ed25519: + first 32 hex of SHA-256(public key)",
+            },
+            "signature": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{86}$",
+                "description": "Ed25519 signature, base64url without padding",
+            },
+            "data": data,
+        },
+        "$defs": DEFS,
+    }

@@ -1,0 +1,182 @@
+"""Subject access requests (UK GDPR Art. 15) and their lifecycle, as one case each.
+
+The case records facts as the controller reports them; the statutory clock (due date,
+stops and extensions) is computed from these facts elsewhere, not stored here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain import InvariantViolated, natural_id, not_before
+
+Submission = dict[str, Any]
+
+# Art. 12(3): extended by at most two further months.
+MAX_EXTENSION_MONTHS = 2
+
+
+class SubjectAccessRequest(Aggregate):
+    """One request, known by the receiving organisation's case reference."""
+
+    class Received(Aggregate.Created):
+        organisation: str
+        reference: str
+        subject_key: str
+        channel: str
+        requester: str
+        identity_required: bool
+        at: datetime
+        submission: Submission | None
+
+    class IdentityVerified(Aggregate.Event):
+        at: datetime
+        method: str
+        submission: Submission | None
+
+    class ClarificationRequested(Aggregate.Event):
+        at: datetime
+        submission: Submission | None
+
+    class ClarificationReceived(Aggregate.Event):
+        at: datetime
+        submission: Submission | None
+
+    class Extended(Aggregate.Event):
+        at: datetime
+        months: int
+        reason: str
+        submission: Submission | None
+
+    class Responded(Aggregate.Event):
+        at: datetime
+        response: dict[str, Any]
+        submission: Submission | None
+
+    class Refused(Aggregate.Event):
+        at: datetime
+        refusal: dict[str, Any]
+        submission: Submission | None
+
+    class Closed(Aggregate.Event):
+        at: datetime
+        submission: Submission | None
+
+    @staticmethod
+    def create_id(organisation: str, reference: str) -> UUID:
+        return natural_id("subject-access-request", organisation, reference)
+
+    @event(Received)
+    def __init__(
+        self,
+        organisation: str,
+        reference: str,
+        subject_key: str,
+        channel: str,
+        requester: str,
+        identity_required: bool,
+        at: datetime,
+        submission: Submission | None,
+    ) -> None:
+        self.organisation = organisation
+        self.reference = reference
+        self.subject_key = subject_key
+        self.received_at = at
+        self.changed_at = at
+        self.identity_verified = not identity_required
+        self.awaiting_clarification = False
+        self.extended_months = 0
+        self.outcome: str | None = None  # "responded" or "refused"
+        self.closed = False
+
+    def _require_open(self, doing: str, at: datetime) -> None:
+        if self.closed:
+            raise InvariantViolated("request-closed", f"cannot {doing}: the request is closed")
+        if self.outcome is not None:
+            raise InvariantViolated(
+                "request-answered", f"cannot {doing}: the request was already {self.outcome}"
+            )
+        not_before(at, self.changed_at, doing)
+
+    def verify_identity(self, at: datetime, method: str, submission: Submission | None) -> None:
+        self._require_open("verify identity", at)
+        if self.identity_verified:
+            raise InvariantViolated("identity-verified", "identity is already verified")
+        self._identity_verified(at=at, method=method, submission=submission)
+
+    @event(IdentityVerified)
+    def _identity_verified(self, at: datetime, method: str, submission: Submission | None) -> None:
+        self.identity_verified, self.changed_at = True, at
+
+    def request_clarification(self, at: datetime, submission: Submission | None) -> None:
+        self._require_open("request clarification", at)
+        if self.awaiting_clarification:
+            raise InvariantViolated("clarification-pending", "clarification is already awaited")
+        self._clarification_requested(at=at, submission=submission)
+
+    @event(ClarificationRequested)
+    def _clarification_requested(self, at: datetime, submission: Submission | None) -> None:
+        self.awaiting_clarification, self.changed_at = True, at
+
+    def receive_clarification(self, at: datetime, submission: Submission | None) -> None:
+        self._require_open("receive clarification", at)
+        if not self.awaiting_clarification:
+            raise InvariantViolated("no-clarification-pending", "no clarification was requested")
+        self._clarification_received(at=at, submission=submission)
+
+    @event(ClarificationReceived)
+    def _clarification_received(self, at: datetime, submission: Submission | None) -> None:
+        self.awaiting_clarification, self.changed_at = False, at
+
+    def extend(self, at: datetime, months: int, reason: str, submission: Submission | None) -> None:
+        self._require_open("extend", at)
+        if self.extended_months + months > MAX_EXTENSION_MONTHS:
+            raise InvariantViolated(
+                "extension-limit", f"extensions may total at most {MAX_EXTENSION_MONTHS} months"
+            )
+        self._extended(at=at, months=months, reason=reason, submission=submission)
+
+    @event(Extended)
+    def _extended(
+        self, at: datetime, months: int, reason: str, submission: Submission | None
+    ) -> None:
+        self.extended_months += months
+        self.changed_at = at
+
+    def respond(
+        self, at: datetime, response: dict[str, Any], submission: Submission | None
+    ) -> None:
+        # Responding before identity was verified is a policy matter (a finding), not
+        # an impossibility, so it is recorded.
+        self._require_open("respond", at)
+        self._responded(at=at, response=response, submission=submission)
+
+    @event(Responded)
+    def _responded(
+        self, at: datetime, response: dict[str, Any], submission: Submission | None
+    ) -> None:
+        self.outcome, self.changed_at = "responded", at
+
+    def refuse(self, at: datetime, refusal: dict[str, Any], submission: Submission | None) -> None:
+        self._require_open("refuse", at)
+        self._refused(at=at, refusal=refusal, submission=submission)
+
+    @event(Refused)
+    def _refused(
+        self, at: datetime, refusal: dict[str, Any], submission: Submission | None
+    ) -> None:
+        self.outcome, self.changed_at = "refused", at
+
+    def close(self, at: datetime, submission: Submission | None) -> None:
+        if self.closed:
+            raise InvariantViolated("request-closed", "the request is already closed")
+        not_before(at, self.changed_at, "close")
+        self._closed(at=at, submission=submission)
+
+    @event(Closed)
+    def _closed(self, at: datetime, submission: Submission | None) -> None:
+        self.closed, self.changed_at = True, at

@@ -1,0 +1,66 @@
+"""The signed event contract: RFC 8785 canonical JSON and Ed25519 over it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ledger import signing
+from ledger.catalogue.examples import published_test_key
+from ledger.signing import SigningKey
+
+
+def test_canonical_json_follows_rfc_8785() -> None:
+    # RFC 8785 section 3.2.3's sorting example, and its number serialisation.
+    value = json.loads(
+        '{"\\u20ac": "Euro Sign", "\\r": "Carriage Return", "1": "One", '
+        '"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001]}'
+    )
+    assert (
+        signing.canonical(value)
+        == (
+            '{"\\r":"Carriage Return","1":"One",'
+            '"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],'
+            '"\u20ac":"Euro Sign"}'
+        ).encode()
+    )
+
+
+def test_a_signed_event_verifies_with_its_key_and_names_it() -> None:
+    key = SigningKey.generate()
+    event = key.sign({"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": {}})
+    assert event["signingkey"] == key.key_id
+    assert signing.verify(event, key.public_key)
+    assert not signing.verify(event, SigningKey.generate().public_key)
+
+
+def test_the_signature_covers_everything_but_itself() -> None:
+    key = published_test_key()
+    event = key.sign({"id": "1", "data": {"a": 1}})
+    assert signing.signing_input(event) == signing.canonical(
+        {"id": "1", "data": {"a": 1}, "signingkey": key.key_id}
+    )
+    assert not signing.verify({**event, "data": {"a": 2}}, key.public_key)
+    assert not signing.verify({**event, "signingkey": "ed25519:" + "0" * 32}, key.public_key)
+
+
+def test_an_unsigned_or_garbled_signature_never_verifies() -> None:
+    key = published_test_key()
+    event = key.sign({"id": "1"})
+    assert not signing.verify({k: v for k, v in event.items() if k != "signature"}, key.public_key)
+    assert not signing.verify({**event, "signature": "not base64 !"}, key.public_key)
+    assert not signing.verify({**event, "signature": 42}, key.public_key)
+
+
+def test_duplicate_member_names_are_not_json_the_ledger_accepts() -> None:
+    with pytest.raises(signing.DuplicateMember):
+        signing.parse_json(b'{"id": "1", "id": "2"}')
+    with pytest.raises(ValueError, match="NaN"):
+        signing.parse_json(b'{"n": NaN}')
+
+
+def test_the_key_id_derives_from_the_public_key() -> None:
+    key = published_test_key()
+    assert key.key_id == signing.key_id_for(key.public_key)
+    assert key.key_id.startswith("ed25519:") and len(key.key_id) == 8 + 32

@@ -1,0 +1,61 @@
+"""Typed subject identifiers are validated, and stored only as keyed pseudonyms."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.subjects import InvalidIdentifier, Pseudonymiser, SubjectId, nhs_number_is_valid
+
+
+@pytest.mark.parametrize("number", ["9434765919", "4010232137", "9990000026"])
+def test_a_valid_nhs_number_passes_its_modulus_11_check(number: str) -> None:
+    assert nhs_number_is_valid(number)
+
+
+@pytest.mark.parametrize("number", ["9434765918", "943476591", "94347659190", "943476591X"])
+def test_a_wrong_check_digit_or_length_is_refused(number: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        SubjectId.parse("nhs-number", number)
+
+
+def test_nhs_numbers_are_normalised_before_pseudonymising() -> None:
+    assert SubjectId.parse("nhs-number", "943 476 5919") == SubjectId.parse(
+        "nhs-number", "9434765919"
+    )
+
+
+@pytest.mark.parametrize("nino", ["AB123456C", "ab 12 34 56 c", "JG103759A"])
+def test_a_well_formed_nino_is_accepted(nino: str) -> None:
+    assert SubjectId.parse("nino", nino).value == nino.replace(" ", "").upper()
+
+
+@pytest.mark.parametrize("nino", ["DA123456C", "AO123456C", "GB123456A", "AB123456E", "AB12345C"])
+def test_a_nino_with_a_forbidden_prefix_or_suffix_is_refused(nino: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        SubjectId.parse("nino", nino)
+
+
+def test_one_login_subjects_and_local_references_have_their_own_formats() -> None:
+    assert SubjectId.parse("one-login", "urn:fdc:gov.uk:2022:abcdefghij0123")
+    with pytest.raises(InvalidIdentifier):
+        SubjectId.parse("one-login", "someone@example.com")
+    assert SubjectId.parse("local", "LEEDS:CT-0001")
+    with pytest.raises(InvalidIdentifier):
+        SubjectId.parse("local", " spaces are not allowed")
+    with pytest.raises(InvalidIdentifier):
+        SubjectId.parse("passport", "123456789")
+
+
+def test_a_pseudonym_is_stable_keyed_and_reveals_nothing() -> None:
+    alex = SubjectId.parse("nhs-number", "9434765919")
+    one, other = Pseudonymiser(b"k" * 32), Pseudonymiser(b"j" * 32)
+    assert one.subject_key(alex) == one.subject_key(alex)
+    assert one.subject_key(alex) != other.subject_key(alex)
+    assert "9434765919" not in one.subject_key(alex)
+    # The same value under another scheme is another person.
+    assert one.subject_key(alex) != one.subject_key(SubjectId("local", "9434765919"))
+
+
+def test_a_short_pseudonym_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        Pseudonymiser(b"short")
