@@ -10,9 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from api.problems import Problem, problem_handler
+from api.routes import events as event_routes
+from api.routes import log as log_routes
 from api.routes import timeline
+from ledger.application import Ledger
+from ledger.intake import Intake
 from ledger.keyring import Keyring
 from ledger.settings import Settings
+from ledger.transparency.reader import LogReader
 from projections.runner import open_timeline_view
 
 log = logging.getLogger("ledger.api")
@@ -28,7 +33,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.keyring = Keyring.from_settings(settings)
         app.state.timeline = open_timeline_view(settings)
+        app.state.log = LogReader.from_settings(settings)
+        app.state.ledger = Ledger.from_settings(settings)
+        app.state.intake = Intake.from_settings(app.state.ledger, settings)
         yield
+        app.state.ledger.close()
+        app.state.log.close()
         app.state.timeline.datastore.close()
 
     app = FastAPI(
@@ -39,6 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_exception_handler(Problem, problem_handler)
     app.include_router(timeline.router)
+    app.include_router(log_routes.router)
+    app.include_router(event_routes.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -55,7 +67,10 @@ def create_app(settings: Settings) -> FastAPI:
         route = request.scope.get("route")
         template = getattr(route, "path", "(unmatched)")
         log.info(
-            "%s %s %d %.1f ms", request.method, template, response.status_code,
+            "%s %s %d %.1f ms",
+            request.method,
+            template,
+            response.status_code,
             (time.perf_counter() - started) * 1000,
         )
         return response

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import timedelta
 from types import FrameType
 
 from ledger.settings import Settings
@@ -30,16 +29,10 @@ def run_ingest(settings: Settings) -> int:
     from consumers.ingest import IngestWorker
     from ledger.application import Ledger
     from ledger.intake import Intake
-    from ledger.keyring import Keyring
 
     stop = stop_on_signals()
     ledger = Ledger.from_settings(settings)
-    intake = Intake(
-        ledger,
-        Keyring.from_settings(settings),
-        max_bytes=settings.max_event_bytes,
-        max_future=timedelta(seconds=settings.max_future_seconds),
-    )
+    intake = Intake.from_settings(ledger, settings)
     try:
         IngestWorker(settings, ledger, intake).run(stop)
     finally:
@@ -64,6 +57,19 @@ def run_projector(settings: Settings) -> int:
     from projections.runner import run_projections
 
     run_projections(settings, stop_on_signals())
+    return 0
+
+
+def run_sealer(settings: Settings) -> int:
+    from ledger.transparency.sealer import Sealer
+
+    stop = stop_on_signals()
+    sealer = Sealer.from_settings(settings)
+    log.info("sealer signing tree heads every %.1f s", settings.seal_interval_seconds)
+    try:
+        sealer.run(stop, settings.seal_interval_seconds)
+    finally:
+        sealer.close()
     return 0
 
 

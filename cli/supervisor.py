@@ -28,7 +28,7 @@ from ledger.settings import Settings
 
 log = logging.getLogger("ledger.supervisor")
 
-CHILDREN = ("ingest", "relay", "project", "api")
+CHILDREN = ("ingest", "relay", "project", "seal", "api")
 MAX_RESTARTS = 5
 
 

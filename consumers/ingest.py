@@ -137,18 +137,28 @@ class IngestWorker:
 
     def _append(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = time.perf_counter()
-        aggregates, refusals = [], []
+        submissions, accepted_from, refusals = [], [], []
         for record in records:
             try:
-                aggregates.append(self.intake.assess(record.value or b""))
+                submissions.append(self.intake.assess(record.value or b""))
+                accepted_from.append(record)
             except Refusal as refusal:
                 refusals.append(self._refusal_row(refusal, tp, record))
         tracking = Tracking(kafka_tracking_name(tp.topic, tp.partition), records[-1].offset)
-        positions = self.ledger.record(aggregates, refusals, [tracking])
+        # Invariants are checked as the ledger applies the batch; what breaks one is
+        # refused there, and stored with the Kafka position it came from.
+        outcome = self.ledger.record_batch(
+            submissions,
+            refusals,
+            [tracking],
+            refusal_for=lambda i, refusal: self._refusal_row(refusal, tp, accepted_from[i]),
+        )
+        positions = outcome.appended
+        refusals = [*refusals, *outcome.refused.values()]
         # Durable now (dead letters are published from the stored refusals by the relay).
         self._commit_offset(tp, records[-1].offset + 1)
         self.stats.accepted += len(positions)
-        self.stats.duplicates += len(aggregates) - len(positions)
+        self.stats.duplicates += len(outcome.duplicates)
         for row in refusals:
             self.stats.refused[row.reason] = self.stats.refused.get(row.reason, 0) + 1
         self.stats.batches += 1

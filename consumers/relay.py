@@ -145,6 +145,7 @@ class Relay:
                 enable_idempotence=True,
                 linger_ms=5,
                 max_in_flight_requests_per_connection=1,  # keep order on retries
+                max_block_ms=5000,  # fail fast into the retry loop, stay responsive to stop
             )
         return self.producer
 

@@ -114,6 +114,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             env=env,
             preexec_fn=die_with_parent(signal.SIGTERM),
+            process_group=0,  # a terminal Ctrl-C must not reach it: its owner stops it last
         )
 
     def _wait_ready(self, deadline: float) -> bool:

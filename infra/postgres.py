@@ -119,6 +119,7 @@ class EmbeddedPostgres:
             cwd=self._data_dir,
             # Fast shutdown: smart shutdown (SIGTERM) would wait for other clients forever.
             preexec_fn=die_with_parent(signal.SIGINT),
+            process_group=0,  # a terminal Ctrl-C must not reach it: its owner stops it last
             **_pgsetup.credentials(run_as),
         )
 

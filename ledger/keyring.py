@@ -2,7 +2,9 @@
 
 One 32-byte secret yields independent keys (BLAKE2b with a distinct personalisation
 per purpose): the subject pseudonym key and the sealing key that encrypts received
-envelopes at rest (they carry raw identifiers). In development a secret is generated
+envelopes at rest (they carry raw identifiers), and the Ed25519 key that signs the
+verifiable log's tree heads (``LEDGER_LOG_SIGNING_SEED`` may supply that one on its
+own, so it can be rotated or held apart from the secret). In development a secret is generated
 once under the ledger home; in production it must be supplied.
 """
 
@@ -14,6 +16,7 @@ import secrets
 from pathlib import Path
 
 import nacl.secret
+import nacl.signing
 import nacl.utils
 
 from ledger.settings import Settings, SettingsError
@@ -27,11 +30,16 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
 class Keyring:
     """Keys derived from the ledger secret."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, log_signing_seed: bytes | None = None) -> None:
         if len(secret) != 32:
             raise SettingsError("the ledger secret must be 32 bytes (64 hex characters)")
+        if log_signing_seed is not None and len(log_signing_seed) != 32:
+            raise SettingsError("the log signing seed must be 32 bytes (64 hex characters)")
         self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
         self._box = nacl.secret.SecretBox(_derive(secret, b"seal"))
+        self.log_signing_key = nacl.signing.SigningKey(
+            log_signing_seed or _derive(secret, b"log-signing")
+        )
 
     def seal(self, plaintext: bytes) -> bytes:
         """Encrypt and authenticate bytes for storage at rest."""
@@ -43,11 +51,12 @@ class Keyring:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
+        log_seed = bytes.fromhex(settings.log_signing_seed) if settings.log_signing_seed else None
         if settings.secret:
-            return cls(bytes.fromhex(settings.secret))
+            return cls(bytes.fromhex(settings.secret), log_seed)
         if settings.env == "production":
             raise SettingsError("LEDGER_SECRET must be set in production")
-        return cls(_dev_secret(settings.home))
+        return cls(_dev_secret(settings.home), log_seed)
 
 
 def _dev_secret(home: Path) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,9 @@ class Settings:
     max_future_seconds: int = _setting(
         300, "How far ahead of the ledger clock an event time may be"
     )
+    max_past_seconds: int = _setting(
+        31_622_400, "How far behind the ledger clock an event time may be (366 days)"
+    )
     secret: str = _setting(
         "", "Ledger secret (64 hex chars) for subject pseudonyms and sealing; dev generates one"
     )
@@ -84,7 +88,7 @@ class Settings:
             raw = source.get(PREFIX + f.name.upper())
             if raw is None:
                 continue
-            kind = type(f.default)
+            kind: Callable[[str], Any] = type(f.default)
             try:
                 values[f.name] = kind(raw)
             except ValueError as exc:

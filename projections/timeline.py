@@ -132,7 +132,7 @@ class TimelineProjection(Projection[TimelineView]):
     @process_event.register
     def _(self, domain_event: Organisation.Registered, tracking: Tracking) -> None:
         self.view.record_organisation(
-            domain_event.code,  # type: ignore[attr-defined]
-            domain_event.name,  # type: ignore[attr-defined]
+            domain_event.code,
+            domain_event.name,
             tracking,
         )

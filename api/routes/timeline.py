@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from api.problems import Problem
 from ledger.subjects import SCHEMES, InvalidIdentifier, SubjectId
+from ledger.transparency.checkpoint import b64
+from ledger.transparency.store import SealedLeaf
 from projections import wording
 from projections.timeline import TimelineEntry
 
@@ -25,6 +27,16 @@ def _parse_cursor(text: str) -> tuple[datetime, int]:
         return datetime.fromisoformat(when), int(position)
     except ValueError:
         raise Problem(400, "invalid-cursor", "The page cursor is not valid") from None
+
+
+def _in_log(entry: TimelineEntry, leaf: SealedLeaf | None) -> dict[str, Any]:
+    # Where the entry sits in the verifiable log, so anyone can check it offline with
+    # `ledger verify --inclusion`; null until the sealer has sealed it (about a second).
+    return {
+        "leaf_index": leaf.leaf_index if leaf else None,
+        "leaf_hash": b64(leaf.leaf_hash) if leaf else None,
+        "inclusion_proof": f"/v1/log/proofs/inclusion?position={entry.position}" if leaf else None,
+    }
 
 
 def _public(entry: TimelineEntry) -> dict[str, Any]:
@@ -65,8 +77,9 @@ def timeline(
     key = state.keyring.pseudonymiser.subject_key(subject_id)
     cursor = _parse_cursor(after) if after else None
     entries = state.timeline.entries(key, limit=limit, after=cursor)
+    sealed = state.log.sealed([e.position for e in entries])
     return {
         "subject": {"scheme": subject_id.scheme, "scheme_name": SCHEMES[subject_id.scheme]},
-        "entries": [_public(e) for e in entries],
+        "entries": [_public(e) | _in_log(e, sealed.get(e.position)) for e in entries],
         "next": _cursor(entries[-1]) if len(entries) == limit else None,
     }

@@ -81,10 +81,16 @@ def stop_ledger(running: Running) -> None:
 
 def gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """The processes still alive (not zombies) after waiting up to ``timeout`` s."""
+    def running(process: psutil.Process) -> bool:
+        try:
+            return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
     deadline = time.monotonic() + timeout
     alive = processes
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in alive if running(p)]
         time.sleep(0.2)
     return alive
 

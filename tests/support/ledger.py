@@ -17,7 +17,6 @@ from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.emitter import Emitter
 from ledger.intake import Intake
-from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.signing import SigningKey
 
@@ -48,12 +47,7 @@ def register_dwp(ledger: Ledger, source: str = DWP_SOURCE) -> Emitter:
 
 
 def make_intake(ledger: Ledger, settings: Settings) -> Intake:
-    return Intake(
-        ledger,
-        Keyring.from_settings(settings),
-        max_bytes=settings.max_event_bytes,
-        max_future=timedelta(seconds=settings.max_future_seconds),
-    )
+    return Intake.from_settings(ledger, settings)
 
 
 @contextmanager

@@ -1,0 +1,322 @@
+"""Ingest benchmark: Kafka -> verified, committed and projected, against raw baselines.
+
+Runs on its own embedded PostgreSQL and broker (or LEDGER_DATABASE_URL /
+LEDGER_KAFKA_BOOTSTRAP). In one run it measures:
+
+1. raw Ed25519 verify rate of this machine (PyNaCl), in 1 process and in 2;
+2. raw kafka-python consume rate of the same records (no group, no processing);
+3. sustained end-to-end ingest with 1 and with 2 `ledger ingest` processes plus the
+   projection runner: from the first record durably consumed until every event is in
+   the citizen timeline;
+4. end-to-end latency, produce -> visible in the timeline, at a fixed offered rate;
+
+and prints the figures and their ratios. Nothing here asserts a time.
+
+    python bench/ingest.py --events 20000 --latency-rate 2000 --latency-seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nacl.signing
+import psycopg
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.broker import EmbeddedBroker  # noqa: E402
+from infra.postgres import EmbeddedPostgres  # noqa: E402
+from infra.topics import ensure_topics  # noqa: E402
+from ledger import signing  # noqa: E402
+from ledger.application import Ledger  # noqa: E402
+from ledger.emitter import partition_key  # noqa: E402
+from ledger.settings import Settings  # noqa: E402
+from tests.support.ledger import register_dwp  # noqa: E402
+from tests.support.stream import nhs_numbers  # noqa: E402
+
+DATA_ACCESSED = "uk.gov.ledger.data-accessed.v1"
+
+
+def access(nhs: str) -> dict[str, object]:
+    return {
+        "subjects": [{"scheme": "nhs-number", "value": nhs}],
+        "accessor": {"organisation": "DWP", "role": "Work coach", "official": "staff-0042"},
+        "system": "Universal Credit case system",
+        "record": "benefit claim",
+        "data_categories": [{"code": "benefits", "text": "your benefit claim details"}],
+        "purpose": {"code": "uc-claim", "text": "to process your Universal Credit application"},
+        "lawful_basis": {"article6": "public-task", "article9": None},
+        "action": "viewed",
+        "break_glass": False,
+    }
+
+
+# Baselines -----------------------------------------------------------------------------
+
+
+def _verify_loop(seconds: float) -> int:
+    key = nacl.signing.SigningKey.generate()
+    message = os.urandom(600)
+    signed = key.sign(message)
+    verify = key.verify_key.verify
+    count, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(200):
+            verify(signed)
+        count += 200
+    return count
+
+
+def verify_rate(processes: int, seconds: float = 3.0) -> float:
+    with multiprocessing.Pool(processes) as pool:
+        counts = pool.map(_verify_loop, [seconds] * processes)
+    return sum(counts) / seconds
+
+
+def consume_rate(bootstrap: str, topic: str, partitions: int, total: int) -> float:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    seen, started = 0, time.perf_counter()
+    while seen < total:
+        seen += sum(len(r) for r in consumer.poll(500, max_records=5000).values())
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return seen / elapsed
+
+
+# The product ---------------------------------------------------------------------------
+
+
+def produce(settings: Settings, events: list[bytes], keys: list[bytes]) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5, batch_size=65536
+    )
+    started = time.perf_counter()
+    for key, value in zip(keys, events, strict=True):
+        producer.send(settings.topic_submissions, key=key, value=value)
+    producer.flush(timeout=300)
+    producer.close()
+    return len(events) / (time.perf_counter() - started)
+
+
+def scalar(dsn: str, query: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query).fetchone()
+        return int(row[0] or 0) if row else 0
+
+
+def spawn(command: str, settings: Settings, logs: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "PYTHONPATH": str(ROOT),
+        "LEDGER_LOG_LEVEL": "WARNING",
+    }
+    out = (logs / f"{command}-{uuid.uuid4().hex[:4]}.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", command], env=env, stdout=out, stderr=out
+    )
+
+
+def projected(dsn: str) -> int:
+    return scalar(dsn, "SELECT count(*) FROM timeline_entries")
+
+
+def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> float:
+    """Events/s from the first consumed record until every event is in the timeline."""
+    procs = [spawn("ingest", settings, logs) for _ in range(workers)]
+    procs.append(spawn("project", settings, logs))
+    try:
+        while projected(settings.database_url) == 0:
+            time.sleep(0.05)
+        started, at_start = time.perf_counter(), projected(settings.database_url)
+        last_report = started
+        while (done := projected(settings.database_url)) < total:
+            time.sleep(0.1)
+            if time.perf_counter() - last_report > 5:
+                print(f"    ... {done}/{total} projected", flush=True)
+                last_report = time.perf_counter()
+        return (total - at_start) / (time.perf_counter() - started)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def latency(
+    settings: Settings, emitter: object, rate: int, seconds: float, logs: Path
+) -> list[float]:
+    """Produce at ``rate``/s; seconds from the event's time to its row in the timeline."""
+    procs = [spawn("ingest", settings, logs), spawn("project", settings, logs)]
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        last = 0
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            while not stop.is_set() or last < rate * seconds:
+                rows = conn.execute(
+                    "SELECT position, occurred_at FROM timeline_entries WHERE position > %s",
+                    (last,),
+                ).fetchall()
+                now = datetime.now(UTC)
+                for position, occurred_at in rows:
+                    samples.append((now - occurred_at).total_seconds())
+                    last = max(last, position)
+                if stop.is_set() and len(samples) >= rate * seconds:
+                    return
+                time.sleep(0.01)
+
+    people = nhs_numbers(1000)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=1)
+    try:
+        time.sleep(8)  # let the workers join their group before the clock starts
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        started = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            due = started + i / rate
+            if (pause := due - time.perf_counter()) > 0:
+                time.sleep(pause)
+            event = emitter.build(DATA_ACCESSED, access(people[i % 1000]))  # type: ignore[attr-defined]
+            producer.send(
+                settings.topic_submissions, key=partition_key(event), value=signing.canonical(event)
+            )
+        producer.flush()
+        stop.set()
+        watcher.join(timeout=60)
+    finally:
+        producer.close()
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--latency-rate", type=int, default=2_000)
+    parser.add_argument("--latency-seconds", type=float, default=10)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    pg = broker = None
+    dsn, bootstrap = (
+        os.environ.get("LEDGER_DATABASE_URL", ""),
+        os.environ.get("LEDGER_KAFKA_BOOTSTRAP", ""),
+    )
+    if not dsn:
+        pg = EmbeddedPostgres(home / "pgdata")
+        dsn = pg.start()
+    if not bootstrap:
+        broker = EmbeddedBroker()
+        bootstrap = broker.start()
+    try:
+        print(f"machine: {os.cpu_count()} cores; {args.events} events of type {DATA_ACCESSED}")
+        v1, v2 = verify_rate(1), verify_rate(2)
+        print(f"raw Ed25519 verify:       {v1:10,.0f}/s (1 process)   {v2:10,.0f}/s (2 processes)")
+
+        results: dict[int, float] = {}
+        for workers in (1, 2):
+            db = f"bench_{workers}_{uuid.uuid4().hex[:6]}"
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{db}"')
+            settings = Settings(
+                home=home / db,
+                database_url=dsn.rsplit("/", 1)[0] + "/" + db,
+                kafka_bootstrap=bootstrap,
+                topic_submissions=f"bench.{db}",
+                topic_rejected=f"bench.rej.{db}",
+                topic_events=f"bench.ev.{db}",
+                ingest_group=f"bench.{db}",
+                partitions=6,
+                secret="5a" * 32,
+            )
+            ensure_topics(bootstrap, settings.topic_partitions)
+            ledger = Ledger.from_settings(settings)
+            emitter = register_dwp(ledger)
+            ledger.close()
+            from cli.supervisor import prepare
+
+            prepare(settings)
+            people = nhs_numbers(1000)
+            events = [
+                emitter.build(DATA_ACCESSED, access(people[i % 1000])) for i in range(args.events)
+            ]
+            raw = [signing.canonical(e) for e in events]
+            rate = produce(settings, raw, [partition_key(e) for e in events])
+            if workers == 1:
+                print(f"produce (setup):          {rate:10,.0f}/s")
+                consume = consume_rate(bootstrap, settings.topic_submissions, 6, args.events)
+                print(f"raw kafka-python consume: {consume:10,.0f}/s")
+            print(f"end to end, {workers} worker(s) + projection runner ...", flush=True)
+            results[workers] = end_to_end(settings, workers, args.events, home)
+            print(f"end to end, {workers} worker(s):   {results[workers]:10,.0f} events/s")
+
+        print("\nratios")
+        print(f"  1 worker  / raw verify (1 core):   {results[1] / v1:.3f}")
+        print(
+            f"  2 workers / raw verify (1 core):   {results[2] / v1:.3f}"
+            "   (target >= 0.55, >= 10,000/s)"
+        )
+        print(f"  2 workers / raw verify (2 procs):  {results[2] / v2:.3f}")
+        print(f"  1 worker  / raw consume:           {results[1] / consume:.3f}")
+
+        lat_db = f"bench_lat_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{lat_db}"')
+        settings = dataclasses.replace(
+            settings,
+            database_url=dsn.rsplit("/", 1)[0] + "/" + lat_db,
+            topic_submissions=f"bench.lat.{lat_db}",
+            topic_rejected=f"bench.lat.rej.{lat_db}",
+            topic_events=f"bench.lat.ev.{lat_db}",
+            ingest_group=f"bench.lat.{lat_db}",
+        )
+        ensure_topics(bootstrap, settings.topic_partitions)
+        ledger = Ledger.from_settings(settings)
+        emitter = register_dwp(ledger)
+        ledger.close()
+        from cli.supervisor import prepare
+
+        prepare(settings)
+        samples = latency(settings, emitter, args.latency_rate, args.latency_seconds, home)
+        if samples:
+            samples.sort()
+            p50 = statistics.median(samples)
+            p99 = samples[int(len(samples) * 0.99) - 1]
+            print(
+                f"\nlatency produce -> timeline at {args.latency_rate}/s offered for "
+                f"{args.latency_seconds:.0f} s: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+                f"max {samples[-1] * 1000:.0f} ms over {len(samples)} events"
+                " (target p99 <= 1000 ms)"
+            )
+    finally:
+        if broker:
+            broker.stop()
+        if pg:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""``ledger verify`` and ``ledger export``: check the verifiable log, offline if need be.
+
+Exit codes: 0 everything checked out; 1 verification failed (a proof, a signature, or
+the audit found a divergence); 2 usage (bad arguments, unreadable or malformed input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ledger.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Input the verifier cannot use (exit 2)."""
+
+
+def _key(text: str | None, settings: Settings | None) -> Any:
+    from ledger.transparency.checkpoint import BadTreeHead, LogKey
+
+    if text is None:
+        if settings is None:
+            raise UsageError("--key is required: the log's verifier key (see `ledger log-key`)")
+        from ledger.transparency.sealer import signer_from_settings
+
+        return signer_from_settings(settings).key
+    path = Path(text)
+    try:
+        return LogKey.parse(path.read_text() if path.is_file() else text)
+    except BadTreeHead as exc:
+        raise UsageError(f"--key: {exc}") from None
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(sys.stdin.read() if path == "-" else Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def _check_proof(args: argparse.Namespace) -> int:
+    from ledger.transparency.bundles import (
+        verify_consistency_bundle,
+        verify_inclusion_bundle,
+    )
+
+    key = _key(args.key, None)
+    path = args.inclusion or args.consistency
+    check = verify_inclusion_bundle if args.inclusion else verify_consistency_bundle
+    print(check(_read_json(path), key))
+    return EXIT_OK
+
+
+def _check_checkpoint(args: argparse.Namespace) -> int:
+    from ledger.transparency.checkpoint import parse_checkpoint
+
+    key = _key(args.key, None)
+    try:
+        note = Path(args.checkpoint).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    head = parse_checkpoint(note, key).head
+    print(f"OK: checkpoint of {head.origin} at size {head.tree_size}, {head.time.isoformat()}")
+    return EXIT_OK
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.progress import ProgressBar
+    from ledger.transparency.export import ExportFile, Snapshot, audit_database
+
+    bar: ProgressBar | None = None
+
+    def start(snap: Snapshot) -> None:
+        nonlocal bar
+        bar = ProgressBar("audit", max(snap.sealed, snap.events), "leaves")
+
+    def progress(done: int) -> None:
+        if bar is not None:
+            bar(done)
+
+    if args.export:
+        key = _key(args.key, None)
+        try:
+            export = ExportFile(Path(args.export))
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
+        start(export.snapshot)
+        report = export.audit(key, progress)
+    else:
+        key = _key(args.key, settings)
+        report = audit_database(settings.effective_database_url, key, progress, start)
+    if bar is not None:
+        bar.finish(report.leaves)
+    print(
+        f"OK: {report.leaves} leaves recomputed, {report.tree_heads} signed tree heads checked; "
+        f"root at size {report.tree_size} is {report.root_hash.hex()}"
+        + (f"; {report.unsealed} newer events not sealed yet" if report.unsealed else "")
+    )
+    return EXIT_OK
+
+
+def _verify(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.transparency.audit import AuditFailed
+    from ledger.transparency.bundles import MalformedBundle, VerificationFailed
+    from ledger.transparency.checkpoint import BadTreeHead
+    from ledger.transparency.export import MalformedExport
+
+    try:
+        if args.audit:
+            return _audit(settings, args)
+        if args.export:
+            raise UsageError("--export goes with --audit")
+        if args.checkpoint:
+            return _check_checkpoint(args)
+        return _check_proof(args)
+    except (UsageError, MalformedBundle, MalformedExport) as exc:
+        print(f"ledger verify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AuditFailed as exc:
+        print(
+            f"\nFAILED: the log diverges from what was sealed and signed.\n{exc}", file=sys.stderr
+        )
+        return EXIT_FAILED
+    except (VerificationFailed, BadTreeHead) as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.transparency.export import write_export
+    from ledger.transparency.sealer import signer_from_settings
+
+    key = signer_from_settings(settings).key
+    try:
+        with open(args.file, "w", encoding="utf-8") as out:
+            snap = write_export(settings.effective_database_url, out, key)
+    except OSError as exc:
+        print(f"ledger export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"exported {snap.events} events, {snap.sealed} sealed leaves and "
+        f"{len(snap.heads)} signed tree heads to {args.file}"
+    )
+    return EXIT_OK
+
+
+def register(add: Callable[..., Any]) -> None:
+    """Add ``verify`` and ``export`` to the ``ledger`` command."""
+    verify = add(
+        "verify",
+        _verify,
+        "Check inclusion or consistency proofs and checkpoints offline with the log's public "
+        "key, or audit the whole log (exit 0 ok, 1 verification failed, 2 usage)",
+    )
+    what = verify.add_mutually_exclusive_group(required=True)
+    what.add_argument("--inclusion", metavar="FILE", help="an inclusion proof (JSON, - = stdin)")
+    what.add_argument("--consistency", metavar="FILE", help="a consistency proof (JSON)")
+    what.add_argument("--checkpoint", metavar="FILE", help="a signed checkpoint note")
+    what.add_argument(
+        "--audit",
+        action="store_true",
+        help="recompute every leaf and the tree, check every signed tree head, report the "
+        "first divergence (the database, or an export with --export)",
+    )
+    verify.add_argument(
+        "--export", metavar="FILE", help="audit this export instead of the database"
+    )
+    verify.add_argument(
+        "--key",
+        metavar="KEY",
+        help="the log's verifier key (name+id+base64), or a file holding it; an audit of the "
+        "database defaults to the key derived from this ledger's secret",
+    )
+    export = add(
+        "export", _export, "Write the log (events, leaves, signed tree heads) as JSON lines"
+    )
+    export.add_argument("file", help="where to write the export")

@@ -1,0 +1,219 @@
+"""The audit: recompute every leaf and the whole tree, check every signed tree head. Pure.
+
+It walks the ledger's events in order beside the sealed leaves (and, from a database,
+the stored nodes) and stops at the FIRST divergence, saying which leaf and ledger
+position, what was expected and what was found. The verdicts that need no trust in the
+operator are the signed tree heads: each must carry a valid signature by the log's key
+and commit to the root recomputed from the events. The sealed-leaf records only sharpen
+the message (deleted, inserted, moved or altered) when they are intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ledger.merkle import EMPTY_ROOT, MerkleFrontier, Node
+from ledger.transparency.checkpoint import BadTreeHead, LogKey, SignedTreeHead, b64
+from ledger.transparency.leaves import EventRow
+from ledger.transparency.store import SealedLeaf
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first place where the log differs from what was sealed and signed."""
+
+    problem: str
+    expected: str
+    found: str
+    leaf_index: int | None = None
+    position: int | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.leaf_index is not None:
+            where.append(f"leaf {self.leaf_index}")
+        if self.position is not None:
+            where.append(f"ledger position {self.position}")
+        prefix = f"{', '.join(where)}: " if where else ""
+        return f"{prefix}{self.problem}\n  expected: {self.expected}\n  found:    {self.found}"
+
+
+class AuditFailed(Exception):
+    """The audit found a divergence."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        super().__init__(str(divergence))
+        self.divergence = divergence
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What an audit that found nothing wrong covered."""
+
+    leaves: int
+    tree_heads: int
+    tree_size: int
+    root_hash: bytes
+    unsealed: int
+
+
+def _fail(
+    problem: str, expected: str, found: str, i: int | None = None, p: int | None = None
+) -> None:
+    raise AuditFailed(Divergence(problem, expected, found, i, p))
+
+
+def _event(row: EventRow) -> str:
+    return f"event {row.originator_id} v{row.originator_version}"
+
+
+def _check_leaf(i: int, row: EventRow, leaf: SealedLeaf) -> bytes:
+    if leaf.leaf_index != i:
+        _fail("the sealed leaf record is missing", f"leaf {i}", f"leaf {leaf.leaf_index}", i)
+    if row.position > leaf.position:
+        _fail(
+            f"the event sealed at position {leaf.position} is missing (deleted or renumbered)",
+            f"an event at position {leaf.position}",
+            f"the next event is at position {row.position}",
+            i,
+            leaf.position,
+        )
+    if row.position < leaf.position:
+        _fail(
+            f"an event at position {row.position} that was never sealed appears before "
+            f"position {leaf.position} (inserted or renumbered)",
+            f"the next event at position {leaf.position}",
+            f"an event at position {row.position}",
+            i,
+            row.position,
+        )
+    if (row.originator_id, row.originator_version) != (leaf.originator_id, leaf.originator_version):
+        _fail(
+            "a different event sits at this position (rows swapped, moved or replaced)",
+            f"event {leaf.originator_id} v{leaf.originator_version}",
+            _event(row),
+            i,
+            row.position,
+        )
+    recomputed = row.leaf_hash()
+    if recomputed != leaf.leaf_hash:
+        _fail(
+            f"the stored bytes of {_event(row)} changed after it was sealed",
+            f"leaf hash {b64(leaf.leaf_hash)} (as sealed)",
+            f"leaf hash {b64(recomputed)} (recomputed from the stored row)",
+            i,
+            row.position,
+        )
+    return recomputed
+
+
+def _check_head(signed: SignedTreeHead, root: bytes, key: LogKey, since: int) -> None:
+    head = signed.head
+    try:
+        key.verify(head, signed.signature)
+    except BadTreeHead as exc:
+        _fail(
+            f"the signed tree head of size {head.tree_size} does not verify",
+            "a valid signature",
+            str(exc),
+        )
+    if root != head.root_hash:
+        _fail(
+            f"the events no longer hash to the root signed at size {head.tree_size} "
+            f"({head.time.isoformat()}): a leaf in [{since}, {head.tree_size}) changed",
+            f"root {b64(head.root_hash)} (signed)",
+            f"root {b64(root)} (recomputed)",
+        )
+
+
+def audit(
+    events: Iterable[EventRow],
+    sealed: Iterable[SealedLeaf],
+    heads: Sequence[SignedTreeHead],
+    key: LogKey,
+    *,
+    nodes: Iterable[Node] | None = None,
+    progress: Progress | None = None,
+) -> AuditReport:
+    """Check everything; raise AuditFailed at the first divergence."""
+    ordered = sorted(heads, key=lambda s: s.head.tree_size)
+    signed_size = ordered[-1].head.tree_size if ordered else 0
+    pending = iter(ordered)
+    next_head = next(pending, None)
+    while next_head is not None and next_head.head.tree_size == 0:
+        _check_head(next_head, EMPTY_ROOT, key, 0)
+        next_head = next(pending, None)
+    rows, leaves = iter(events), iter(sealed)
+    stored: Iterator[Node] = iter(nodes) if nodes is not None else iter(())
+    frontier, previous, last_good = MerkleFrontier(), 0, 0
+    row, leaf = next(rows, None), next(leaves, None)
+    while row is not None or leaf is not None:
+        i = frontier.size
+        if leaf is None and i >= signed_size:
+            break  # the rest is committed but not sealed yet
+        if row is None:
+            assert leaf is not None
+            _fail(
+                f"the log ends after {i} events but leaf {i} was sealed (the log was truncated)",
+                f"an event at position {leaf.position}",
+                "no more events",
+                i,
+                leaf.position,
+            )
+            break
+        if row.position <= previous:
+            _fail(
+                "ledger positions go backwards",
+                f"a position after {previous}",
+                f"position {row.position}",
+                i,
+                row.position,
+            )
+        if leaf is None:
+            _fail(
+                f"no sealed leaf record, yet the tree head of size {signed_size} covers it",
+                f"a sealed leaf {i}",
+                "none",
+                i,
+                row.position,
+            )
+        assert leaf is not None
+        completed = frontier.append(_check_leaf(i, row, leaf))
+        if nodes is not None:
+            for node in completed[1:]:  # level 0 is the leaf hash, checked just above
+                _check_node(node, next(stored, None))
+        while next_head is not None and next_head.head.tree_size == frontier.size:
+            _check_head(next_head, frontier.root(), key, last_good)
+            last_good = frontier.size
+            next_head = next(pending, None)
+        previous = row.position
+        if progress is not None:
+            progress(frontier.size)
+        row, leaf = next(rows, None), next(leaves, None)
+    if next_head is not None:
+        size = next_head.head.tree_size
+        _fail(
+            f"a tree head of size {size} was signed but the log holds only {frontier.size} "
+            "sealed events (the log was truncated)",
+            f"{size} events",
+            f"{frontier.size} events",
+            frontier.size,
+        )
+    unsealed = sum(1 for _ in rows) + (row is not None)
+    return AuditReport(frontier.size, len(ordered), frontier.size, frontier.root(), unsealed)
+
+
+def _check_node(computed: Node, stored: Node | None) -> None:
+    coordinates = f"node (level {computed.level}, index {computed.index})"
+    if stored is None or (stored.level, stored.index) != (computed.level, computed.index):
+        found = "none" if stored is None else f"node ({stored.level}, {stored.index})"
+        _fail(f"stored tree {coordinates} is missing", coordinates, found)
+    elif stored.hash != computed.hash:
+        _fail(
+            f"stored tree {coordinates} was altered (proofs served from it would fail)",
+            b64(computed.hash),
+            b64(stored.hash),
+        )

@@ -1,0 +1,188 @@
+"""Exports of the log (JSON lines) and the two places an audit can read from.
+
+An export holds, aligned by leaf index, each event row exactly as stored and the leaf
+as sealed, plus every signed tree head: enough for anyone with the log's public key to
+rerun the whole audit offline (``ledger verify --audit --export FILE``). Rows carry
+pseudonyms and sealed envelopes only, so an export holds no identifier in clear.
+
+Line kinds: ``log`` (first: format, origin, verifier key, counts), ``tree_head`` (the
+JSON form the API serves) and ``leaf`` (``event`` and ``sealed``, either may be null).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+import psycopg
+
+from ledger.transparency import scan, store
+from ledger.transparency.audit import AuditReport, Progress, audit
+from ledger.transparency.checkpoint import LogKey, SignedTreeHead, b64, unb64
+from ledger.transparency.leaves import EventRow
+from ledger.transparency.store import SealedLeaf
+
+EXPORT_FORMAT = "ledger-log-export/v1"
+
+
+class MalformedExport(ValueError):
+    """The file is not a log export this version can read."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """How much a source holds, read before streaming it (for progress and headers)."""
+
+    events: int
+    sealed: int
+    heads: list[SignedTreeHead]
+
+
+def _snapshot(conn: psycopg.Connection) -> Snapshot:
+    events, sealed = scan.counts(conn)
+    return Snapshot(events, sealed, store.heads(conn))
+
+
+def _read_only(database_url: str) -> psycopg.Connection:
+    # One REPEATABLE READ transaction: every stream reads the same snapshot, even while
+    # the sealer and the ingest workers keep writing.
+    conn = psycopg.connect(database_url)
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    return conn
+
+
+def audit_database(
+    database_url: str, key: LogKey, progress: Progress | None = None, on_start: Any = None
+) -> AuditReport:
+    """Audit the live database: events, sealed leaves, every stored node, every head."""
+    with _read_only(database_url) as conn:
+        snap = _snapshot(conn)
+        if on_start is not None:
+            on_start(snap)
+        return audit(
+            scan.stream_events(conn),
+            scan.stream_sealed(conn),
+            snap.heads,
+            key,
+            nodes=scan.stream_nodes(conn),
+            progress=progress,
+        )
+
+
+def write_export(database_url: str, out: IO[str], key: LogKey) -> Snapshot:
+    """Write the export of the database to ``out``; return what it covered."""
+    with _read_only(database_url) as conn:
+        snap = _snapshot(conn)
+        header = {
+            "kind": "log",
+            "format": EXPORT_FORMAT,
+            "origin": key.name,
+            "verifier_key": key.verifier_key,
+            "events": snap.events,
+            "sealed": snap.sealed,
+        }
+        out.write(json.dumps(header) + "\n")
+        for signed in snap.heads:
+            out.write(json.dumps({"kind": "tree_head", **signed.to_json(key)}) + "\n")
+        pairs = itertools.zip_longest(scan.stream_events(conn), scan.stream_sealed(conn))
+        for i, (row, leaf) in enumerate(pairs):
+            line = {
+                "kind": "leaf",
+                "leaf_index": i,
+                "event": _row_json(row),
+                "sealed": _sealed_json(leaf),
+            }
+            out.write(json.dumps(line) + "\n")
+    return snap
+
+
+def _row_json(row: EventRow | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "position": row.position,
+        "originator_id": str(row.originator_id),
+        "originator_version": row.originator_version,
+        "topic": row.topic,
+        "state": None if row.state is None else b64(row.state),
+    }
+
+
+def _sealed_json(leaf: SealedLeaf | None) -> dict[str, Any] | None:
+    if leaf is None:
+        return None
+    return {
+        "leaf_index": leaf.leaf_index,
+        "position": leaf.position,
+        "originator_id": str(leaf.originator_id),
+        "originator_version": leaf.originator_version,
+        "leaf_hash": b64(leaf.leaf_hash),
+    }
+
+
+class ExportFile:
+    """An export on disk, read as the same streams an audit of the database reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        header: dict[str, Any] | None = None
+        heads: list[SignedTreeHead] = []
+        for number, line in self._lines():
+            if number == 1:
+                header = line
+                if line.get("kind") != "log" or line.get("format") != EXPORT_FORMAT:
+                    raise MalformedExport(f"{path}: not a {EXPORT_FORMAT} export")
+            elif line.get("kind") == "tree_head":
+                heads.append(SignedTreeHead.from_json(line))
+        if header is None:
+            raise MalformedExport(f"{path}: empty file")
+        self.snapshot = Snapshot(int(header["events"]), int(header["sealed"]), heads)
+
+    def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        with self.path.open(encoding="utf-8") as lines:
+            for number, text in enumerate(lines, 1):
+                try:
+                    yield number, json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise MalformedExport(f"{self.path}:{number}: {exc}") from None
+
+    def _leaves(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        return ((n, line) for n, line in self._lines() if line.get("kind") == "leaf")
+
+    def events(self) -> Iterator[EventRow]:
+        for number, line in self._leaves():
+            if (event := line.get("event")) is not None:
+                try:
+                    yield EventRow(
+                        int(event["position"]),
+                        UUID(event["originator_id"]),
+                        int(event["originator_version"]),
+                        event["topic"],
+                        None if event["state"] is None else unb64(event["state"], "state"),
+                    )
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise MalformedExport(f"{self.path}:{number}: bad event: {exc}") from None
+
+    def sealed(self) -> Iterator[SealedLeaf]:
+        for number, line in self._leaves():
+            if (leaf := line.get("sealed")) is not None:
+                try:
+                    yield SealedLeaf(
+                        int(leaf["leaf_index"]),
+                        int(leaf["position"]),
+                        UUID(leaf["originator_id"]),
+                        int(leaf["originator_version"]),
+                        unb64(leaf["leaf_hash"], "leaf_hash"),
+                    )
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise MalformedExport(f"{self.path}:{number}: bad sealed leaf: {exc}") from None
+
+    def audit(self, key: LogKey, progress: Progress | None = None) -> AuditReport:
+        """Audit the export with only the log's public key."""
+        return audit(self.events(), self.sealed(), self.snapshot.heads, key, progress=progress)

@@ -1,0 +1,158 @@
+"""Reading the log for clients: signed tree heads and proofs from O(log n) stored nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Connection
+from psycopg_pool import ConnectionPool
+
+from ledger import merkle
+from ledger.domain.access import DataAccess
+from ledger.settings import Settings
+from ledger.transparency import store
+from ledger.transparency.bundles import consistency_bundle, inclusion_bundle
+from ledger.transparency.checkpoint import LogKey, SignedTreeHead
+from ledger.transparency.sealer import signer_from_settings
+from ledger.transparency.store import SealedLeaf
+
+
+class LogLookupError(LookupError):
+    """What a client asked for is not in the log (or not yet); ``code`` names which case."""
+
+    def __init__(self, code: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.title, self.detail = code, title, detail
+
+
+def _no_head(size: int) -> LogLookupError:
+    return LogLookupError(
+        "no-tree-head",
+        "No signed tree head at that size",
+        f"the log signed no tree head of size {size}; ask for the latest, or one it signed",
+    )
+
+
+class LogReader:
+    """Signed tree heads and proofs, through a small pool of PostgreSQL connections."""
+
+    def __init__(self, pool: ConnectionPool, key: LogKey) -> None:
+        self._pool, self.key = pool, key
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LogReader:
+        pool = ConnectionPool(
+            settings.effective_database_url,
+            min_size=1,
+            max_size=4,
+            kwargs={"autocommit": True},
+            open=True,
+        )
+        with pool.connection() as conn:
+            store.create_tables(conn)
+        return cls(pool, signer_from_settings(settings).key)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def latest_head(self) -> SignedTreeHead:
+        with self._pool.connection() as conn:
+            head = store.latest_head(conn)
+        if head is None:
+            raise LogLookupError("no-tree-head", "No tree head yet", "the sealer has not run yet")
+        return head
+
+    def head_at(self, tree_size: int) -> SignedTreeHead:
+        with self._pool.connection() as conn:
+            head = store.head_at(conn, tree_size)
+        if head is None:
+            raise _no_head(tree_size)
+        return head
+
+    def sealed(self, positions: Sequence[int]) -> dict[int, SealedLeaf]:
+        """Sealed leaves (index and hash) by ledger position; unsealed ones are absent."""
+        if not positions:
+            return {}
+        with self._pool.connection() as conn:
+            return store.leaves_at(conn, positions)
+
+    def inclusion_by_event(
+        self, source: str, event_id: str, tree_size: int | None = None
+    ) -> dict[str, Any]:
+        """Inclusion proof of the event a service submitted as (source, id)."""
+        with self._pool.connection() as conn:
+            position = store.position_of_submission(conn, source, event_id)
+            if position is None:  # one aggregate per submission (an access, a share)
+                position = store.position_of(conn, DataAccess.create_id(source, event_id))
+        if position is None:
+            raise LogLookupError(
+                "not-in-log",
+                "No such event in the ledger",
+                "the ledger recorded no event with that source and id",
+            )
+        return self.inclusion(position, tree_size)
+
+    def inclusion(self, position: int, tree_size: int | None = None) -> dict[str, Any]:
+        """Inclusion proof of the event at ``position`` in a signed tree (default: latest)."""
+        with self._pool.connection() as conn:
+            head = store.latest_head(conn) if tree_size is None else store.head_at(conn, tree_size)
+            if head is None:
+                raise _no_head(tree_size or 0)
+            leaf = store.leaves_at(conn, [position]).get(position)
+            row = store.event_at(conn, position)
+            if leaf is None:
+                raise LogLookupError(
+                    "not-yet-sealed" if row is not None else "not-in-log",
+                    "Not in the log yet" if row is not None else "No such ledger position",
+                    f"position {position} is "
+                    + (
+                        "recorded but not sealed yet; retry in a moment"
+                        if row
+                        else "not in the ledger"
+                    ),
+                )
+            size = head.head.tree_size
+            if leaf.leaf_index >= size:
+                raise LogLookupError(
+                    "leaf-not-in-tree",
+                    "The event is newer than that tree",
+                    f"position {position} is leaf {leaf.leaf_index}, "
+                    f"not in the tree of size {size}",
+                )
+            if row is None:
+                raise store.MissingNode(0, leaf.leaf_index)  # the sealed event row is gone
+            proof, reads = _inclusion(conn, leaf.leaf_index, size)
+        return inclusion_bundle(
+            leaf_index=leaf.leaf_index,
+            leaf_input=row.leaf_input(),
+            proof=proof,
+            head=head,
+            key=self.key,
+            nodes_read=reads,
+        )
+
+    def consistency(self, first: int, second: int | None = None) -> dict[str, Any]:
+        """Consistency proof from the signed tree of size ``first`` to ``second`` (or latest)."""
+        with self._pool.connection() as conn:
+            old = store.head_at(conn, first)
+            new = store.latest_head(conn) if second is None else store.head_at(conn, second)
+            if old is None or new is None:
+                raise _no_head(first if old is None else second or 0)
+            size1, size2 = first, new.head.tree_size
+            if not 0 < size1 <= size2:
+                raise LogLookupError(
+                    "invalid-sizes",
+                    "No consistency proof between those sizes",
+                    f"sizes {size1} -> {size2}: need 0 < first <= second",
+                )
+            proof, reads = store.with_nodes(
+                conn, lambda read: merkle.consistency_proof(size1, size2, read)
+            )
+        return consistency_bundle(
+            first=old, second=new, proof=proof, key=self.key, nodes_read=reads
+        )
+
+
+def _inclusion(conn: Connection, leaf_index: int, size: int) -> tuple[list[bytes], int]:
+    return store.with_nodes(conn, lambda read: merkle.inclusion_proof(leaf_index, size, read))

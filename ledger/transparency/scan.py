@@ -1,0 +1,67 @@
+"""Whole-log scans for the audit and the export, through server-side cursors.
+
+Each reader needs an open transaction; several can share one REPEATABLE READ transaction
+and so read one snapshot while the sealer and the ingest workers keep writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from psycopg import Connection
+
+from ledger.merkle import Node
+from ledger.transparency.leaves import EventRow
+from ledger.transparency.store import SealedLeaf, query
+
+
+def stream_events(conn: Connection, batch: int = 5000) -> Iterator[EventRow]:
+    """Every event in ledger order, through a server-side cursor."""
+    with conn.cursor(name="audit_events") as cur:
+        cur.itersize = batch
+        cur.execute(
+            query(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                "FROM {events} ORDER BY notification_id"
+            )
+        )
+        for r in cur:
+            yield EventRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4]))
+
+
+def stream_sealed(conn: Connection, batch: int = 5000) -> Iterator[SealedLeaf]:
+    """Every sealed leaf with its stored hash, by leaf index."""
+    with conn.cursor(name="audit_leaves") as cur:
+        cur.itersize = batch
+        cur.execute(
+            query(
+                "SELECT l.leaf_index, l.position, l.originator_id, l.originator_version, n.hash "
+                "FROM {leaves} l LEFT JOIN {nodes} n "
+                "ON n.level = 0 AND n.node_index = l.leaf_index ORDER BY l.leaf_index"
+            )
+        )
+        for r in cur:
+            yield SealedLeaf(r[0], r[1], r[2], r[3], b"" if r[4] is None else bytes(r[4]))
+
+
+def stream_nodes(conn: Connection, batch: int = 5000) -> Iterator[Node]:
+    """Every stored node above the leaves, in the order an appender completes them."""
+    with conn.cursor(name="audit_nodes") as cur:
+        cur.itersize = batch
+        cur.execute(
+            query(
+                "SELECT level, node_index, hash FROM {nodes} WHERE level > 0 "
+                "ORDER BY (node_index + 1) << level, level"
+            )
+        )
+        for r in cur:
+            yield Node(r[0], r[1], bytes(r[2]))
+
+
+def counts(conn: Connection) -> tuple[int, int]:
+    """(events in the ledger, sealed leaves): for progress and truncation reports."""
+    row = conn.execute(
+        query("SELECT (SELECT count(*) FROM {events}), (SELECT count(*) FROM {leaves})")
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])

@@ -1,0 +1,277 @@
+"""PostgreSQL storage of the log: leaves, complete tree nodes and signed tree heads.
+
+Three append-only tables beside the ledger's events. ``ledger_log_leaves`` maps each
+dense leaf index to the ledger position (and event identity) it was sealed from;
+``ledger_log_nodes`` holds every complete subtree node (level 0 = leaf hashes) exactly
+once; ``ledger_log_tree_heads`` keeps every signed tree head forever. A trigger refuses
+UPDATE and DELETE on all three, so only someone who can drop triggers can rewrite them,
+and ``ledger verify --audit`` catches what they rewrite.
+
+Every function takes a psycopg connection; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.merkle import Node, NodeReader
+from ledger.transparency.checkpoint import SignedTreeHead, TreeHead
+from ledger.transparency.leaves import EventRow
+
+# eventsourcing names the events table after the application (Ledger.name = "ledger").
+EVENTS_TABLE = "ledger_events"
+LEAVES_TABLE = "ledger_log_leaves"
+NODES_TABLE = "ledger_log_nodes"
+HEADS_TABLE = "ledger_log_tree_heads"
+# The ledger's idempotency index: (source, id) -> the event a submission became.
+SUBMISSIONS_TABLE = "ledger_submissions"
+
+CREATE_STATEMENTS = (
+    f"CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (leaf_index bigint PRIMARY KEY, "
+    "position bigint NOT NULL UNIQUE, originator_id uuid NOT NULL, "
+    "originator_version bigint NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {NODES_TABLE} (level smallint NOT NULL, "
+    "node_index bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, node_index))",
+    f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (tree_size bigint PRIMARY KEY, "
+    "root_hash bytea NOT NULL, timestamp_ms bigint NOT NULL, origin text NOT NULL, "
+    "signature bytea NOT NULL)",
+    "CREATE OR REPLACE FUNCTION ledger_log_append_only() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$ BEGIN RAISE EXCEPTION 'the verifiable log is append-only (% on %)', "
+    "TG_OP, TG_TABLE_NAME; END $$",
+    *(
+        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+        f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_append_only()"
+        for table in (LEAVES_TABLE, NODES_TABLE, HEADS_TABLE)
+    ),
+)
+_NAMES = {
+    "events": Identifier(EVENTS_TABLE),
+    "leaves": Identifier(LEAVES_TABLE),
+    "nodes": Identifier(NODES_TABLE),
+    "heads": Identifier(HEADS_TABLE),
+    "submissions": Identifier(SUBMISSIONS_TABLE),
+    "head_columns": SQL("tree_size, root_hash, timestamp_ms, origin, signature"),
+}
+
+
+def query(text: str) -> Composed:
+    """A query naming the log's tables as {events}, {leaves}, {nodes} and {heads}."""
+    return SQL(text).format(**_NAMES)
+
+
+# Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogue; serialise them.
+_CREATE_LOCK = 0x6C6F67637265  # "logcre"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SealedLeaf:
+    """A leaf as the sealer recorded it: index, ledger position, event identity, hash."""
+
+    leaf_index: int
+    position: int
+    originator_id: UUID
+    originator_version: int
+    leaf_hash: bytes
+
+
+def create_tables(conn: Connection) -> None:
+    """Create the log's tables and triggers (idempotent)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_LOCK,))
+        for statement in CREATE_STATEMENTS:
+            conn.execute(statement)
+
+
+def tip(conn: Connection) -> tuple[int, int]:
+    """(tree size, ledger position of the last leaf) as sealed so far; (0, 0) if empty."""
+    row = conn.execute(
+        query("SELECT leaf_index, position FROM {leaves} ORDER BY leaf_index DESC LIMIT 1")
+    ).fetchone()
+    return (0, 0) if row is None else (row[0] + 1, row[1])
+
+
+def has_events_table(conn: Connection) -> bool:
+    """Whether the ledger has created its events table yet (a fresh database has none)."""
+    row = conn.execute("SELECT to_regclass(%s)", (EVENTS_TABLE,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def events_after(conn: Connection, position: int, limit: int) -> list[EventRow]:
+    """Committed events after ``position``, in ledger order."""
+    rows = conn.execute(
+        query(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {events} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ),
+        (position, limit),
+    ).fetchall()
+    return [EventRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4])) for r in rows]
+
+
+def append(
+    conn: Connection, leaves: Sequence[SealedLeaf], nodes: Sequence[Node], head: SignedTreeHead
+) -> None:
+    """Write a sealed batch: its leaves, the nodes it completed and the new signed head."""
+    with conn.cursor() as cur:
+        with cur.copy(
+            query(
+                "COPY {leaves} (leaf_index, position, originator_id, originator_version) FROM STDIN"
+            )
+        ) as copy:
+            for leaf in leaves:
+                copy.write_row(
+                    (leaf.leaf_index, leaf.position, leaf.originator_id, leaf.originator_version)
+                )
+        copy_nodes(conn, nodes)
+        insert_head(conn, head)
+
+
+def copy_nodes(conn: Connection, nodes: Iterable[Node]) -> None:
+    with (
+        conn.cursor() as cur,
+        cur.copy(query("COPY {nodes} (level, node_index, hash) FROM STDIN")) as copy,
+    ):
+        for node in nodes:
+            copy.write_row((node.level, node.index, node.hash))
+
+
+def insert_head(conn: Connection, signed: SignedTreeHead) -> None:
+    head = signed.head
+    conn.execute(
+        query(
+            "INSERT INTO {heads} (tree_size, root_hash, timestamp_ms, origin, signature) "
+            "VALUES (%s, %s, %s, %s, %s)"
+        ),
+        (head.tree_size, head.root_hash, head.timestamp_ms, head.origin, signed.signature),
+    )
+
+
+def _head(row: Sequence[Any]) -> SignedTreeHead:
+    size, root, stamp, origin, signature = row
+    return SignedTreeHead(TreeHead(origin, size, bytes(root), stamp), bytes(signature))
+
+
+def latest_head(conn: Connection) -> SignedTreeHead | None:
+    row = conn.execute(
+        query("SELECT {head_columns} FROM {heads} ORDER BY tree_size DESC LIMIT 1")
+    ).fetchone()
+    return None if row is None else _head(row)
+
+
+def head_at(conn: Connection, tree_size: int) -> SignedTreeHead | None:
+    row = conn.execute(
+        query("SELECT {head_columns} FROM {heads} WHERE tree_size = %s"), (tree_size,)
+    ).fetchone()
+    return None if row is None else _head(row)
+
+
+def heads(conn: Connection) -> list[SignedTreeHead]:
+    """Every signed tree head, smallest first."""
+    rows = conn.execute(query("SELECT {head_columns} FROM {heads} ORDER BY tree_size")).fetchall()
+    return [_head(row) for row in rows]
+
+
+def read_nodes(conn: Connection, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored nodes among ``wanted`` (level, index) pairs, in one round trip."""
+    if not wanted:
+        return {}
+    levels, indices = zip(*wanted, strict=True)
+    rows = conn.execute(
+        query(
+            "SELECT n.level, n.node_index, n.hash FROM {nodes} n "
+            "JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, node_index) "
+            "USING (level, node_index)"
+        ),
+        (list(levels), list(indices)),
+    ).fetchall()
+    return {(r[0], r[1]): bytes(r[2]) for r in rows}
+
+
+def leaves_at(conn: Connection, positions: Sequence[int]) -> dict[int, SealedLeaf]:
+    """Sealed leaves by ledger position (positions not yet sealed are absent)."""
+    rows = conn.execute(
+        query(
+            "SELECT l.leaf_index, l.position, l.originator_id, l.originator_version, n.hash "
+            "FROM {leaves} l JOIN {nodes} n ON n.level = 0 AND n.node_index = l.leaf_index "
+            "WHERE l.position = ANY(%s)"
+        ),
+        (list(positions),),
+    ).fetchall()
+    return {r[1]: SealedLeaf(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows}
+
+
+def position_of_submission(conn: Connection, source: str, event_id: str) -> int | None:
+    """Ledger position of the event a service submitted as (source, id), if recorded."""
+    if conn.execute("SELECT to_regclass(%s)", (SUBMISSIONS_TABLE,)).fetchone() in (None, (None,)):
+        return None
+    row = conn.execute(
+        query(
+            "SELECT e.notification_id FROM {submissions} s JOIN {events} e "
+            "USING (originator_id, originator_version) WHERE s.source = %s AND s.event_id = %s"
+        ),
+        (source, event_id),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def position_of(conn: Connection, originator_id: UUID) -> int | None:
+    """Ledger position of the event that created aggregate ``originator_id``."""
+    row = conn.execute(
+        query(
+            "SELECT notification_id FROM {events} WHERE originator_id = %s "
+            "ORDER BY originator_version LIMIT 1"
+        ),
+        (originator_id,),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def event_at(conn: Connection, position: int) -> EventRow | None:
+    rows = events_after(conn, position - 1, 1)
+    return rows[0] if rows and rows[0].position == position else None
+
+
+class MissingNode(LookupError):
+    """A node a proof needs is not stored: the log's tables are damaged."""
+
+    def __init__(self, level: int, index: int) -> None:
+        super().__init__(
+            "stored node (level {level}, index {index}) is missing; "
+            "run `ledger verify --audit` to find out what changed"
+        )
+
+
+_PLACEHOLDER = bytes(32)
+
+
+def with_nodes(conn: Connection, compute: Callable[[NodeReader], T]) -> tuple[T, int]:
+    """Run ``compute`` against stored nodes, fetched in one round trip; also say how many.
+
+    Which nodes a proof needs depends only on the sizes and indices, never on hash values,
+    so a first pass with placeholder hashes lists them, one query fetches them, and a
+    second pass computes with the real ones.
+    """
+    wanted: dict[tuple[int, int], None] = {}
+
+    def plan(level: int, index: int) -> bytes:
+        wanted[(level, index)] = None
+        return _PLACEHOLDER
+
+    compute(plan)
+    found = read_nodes(conn, list(wanted))
+
+    def read(level: int, index: int) -> bytes:
+        try:
+            return found[(level, index)]
+        except KeyError:
+            raise MissingNode(level, index) from None
+
+    return compute(read), len(found)
