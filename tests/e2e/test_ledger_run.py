@@ -81,6 +81,7 @@ def stop_ledger(running: Running) -> None:
 
 def gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """The processes still alive (not zombies) after waiting up to ``timeout`` s."""
+
     def running(process: psutil.Process) -> bool:
         try:
             return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
