@@ -18,7 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from ledger import signing
-from ledger.catalogue import EventType, Received, Submission, event_type, parse_instant, validator
+from ledger.catalogue import (
+    EventType,
+    Received,
+    Submission,
+    event_type,
+    parse_instant,
+    schema_errors,
+)
 from ledger.keyring import Keyring
 from ledger.refusals import Reason, Refusal
 from ledger.settings import Settings
@@ -94,9 +101,7 @@ class Intake:
         event = self._parse(raw)
         kind = event_type(event["type"])
         key = self._authenticate(event)
-        errors = sorted(
-            validator(kind.name).iter_errors(event), key=lambda e: list(map(str, e.absolute_path))
-        )
+        errors = schema_errors(kind.name, event)
         if errors:
             first = errors[0]
             pointer = "".join(f"/{part}" for part in first.absolute_path)

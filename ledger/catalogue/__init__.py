@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from ledger.catalogue import administration, agreements, consents, facts, requests
@@ -90,12 +92,46 @@ def schema_document(kind: EventType) -> dict[str, Any]:
 
 
 @cache
-def validator(name: str) -> jsonschema.protocols.Validator:
-    """The compiled validator of a type, from its published schema file."""
+def _published_schema(name: str) -> dict[str, Any]:
     text = resources.files("ledger.schemas").joinpath(CATALOGUE[name].schema_file).read_text()
-    schema = json.loads(text)
+    return dict(json.loads(text))
+
+
+@cache
+def validator(name: str) -> jsonschema.protocols.Validator:
+    """The reference validator of a type (jsonschema), from its published schema file."""
+    schema = _published_schema(name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+@cache
+def _fast_validator(name: str) -> Callable[[Any], Any]:
+    """The same schema compiled to Python code (fastjsonschema): ~13x faster.
+
+    Used only as a pre-filter: acceptance is final only because every format is checked
+    by jsonschema's own checker and the published schemas use no keyword whose meaning
+    differs between fastjsonschema's draft 7 and 2020-12 (``tests/unit`` checks both).
+    ``use_default=False``: the validator must never fill in (alter) the event.
+    """
+    checker = validator(name).format_checker
+    assert checker is not None
+    formats = {f: partial(_conforms, checker, f) for f in checker.checkers}
+    return fastjsonschema.compile(_published_schema(name), formats=formats, use_default=False)
+
+
+def _conforms(checker: jsonschema.FormatChecker, format_name: str, instance: Any) -> bool:
+    return checker.conforms(instance, format_name)
+
+
+def schema_errors(name: str, event: Any) -> list[jsonschema.ValidationError]:
+    """Every schema violation of ``event``, most specific location first; [] if valid."""
+    try:
+        _fast_validator(name)(event)
+        return []
+    except fastjsonschema.JsonSchemaValueException:
+        pass  # the reference validator says precisely what is wrong, and where
+    return sorted(validator(name).iter_errors(event), key=lambda e: list(map(str, e.absolute_path)))
 
 
 def record_key(event: dict[str, Any]) -> bytes:
