@@ -115,9 +115,9 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                 "PRIMARY KEY (source, event_id))"
             ).format(schema, self.submissions_table)
         )
-        self.insert_submission_statement = SQL(
-            "INSERT INTO {0}.{1} (source, event_id, originator_id, originator_version) "
-            "VALUES (%s, %s, %s, %s)"
+        self.copy_submissions_statement = SQL(
+            "COPY {0}.{1} (source, event_id, originator_id, originator_version) "
+            "FROM STDIN (FORMAT BINARY)"
         ).format(schema, self.submissions_table)
         self.select_submitted_statement = SQL(
             "SELECT s.source, s.event_id, e.notification_id FROM {0}.{1} s "
@@ -185,7 +185,10 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             )
         submissions: Sequence[tuple[str, str, UUID, int]] = kwargs.get("submissions", ())
         if submissions:
-            curs.executemany(self.insert_submission_statement, list(submissions))
+            with curs.copy(self.copy_submissions_statement) as copy:
+                copy.set_types(["text", "text", "uuid", "int8"])
+                for row in submissions:
+                    copy.write_row(row)
         super()._insert_events(curs, stored_events, **kwargs)
 
     def existing(self, originator_ids: Sequence[UUID]) -> set[UUID]:

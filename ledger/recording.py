@@ -32,9 +32,11 @@ from ledger.intake import utcnow
 from ledger.persistence import RefusalRow
 from ledger.refusals import Reason, Refusal
 
-# Stay well under the ~0.45 MB one save may carry (DESIGN.md "Known defect").
+# DESIGN.md's "Known defect" (saves over ~0.45 MB can hang) lives in eventsourcing's
+# pipeline-mode insert; the ledger recorder appends with COPY and no pipeline, so the
+# byte bound only keeps one transaction a reasonable size.
 MAX_EVENTS_PER_SAVE = 250
-MAX_BYTES_PER_SAVE = 300_000
+MAX_BYTES_PER_SAVE = 16_000_000
 _EVENT_OVERHEAD = 600  # bytes of an event besides its sealed envelope, roughly
 
 RefusalFor = Callable[[int, Refusal], RefusalRow]

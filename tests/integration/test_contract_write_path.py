@@ -129,8 +129,8 @@ def test_bulk_shares_are_capped_per_event_or_sent_as_a_manifest(intake: Intake) 
 def test_a_batch_too_large_for_one_save_is_split_and_completes(
     ledger: Ledger, intake: Intake
 ) -> None:
-    # 30 shares of 1,000 subjects (~2 MB of sealed envelopes): several saves, each under
-    # the size at which the eventsourcing + psycopg pipeline can hang (DESIGN.md).
+    # 30 shares of 1,000 subjects (~2 MB of sealed envelopes): far over the size at which
+    # eventsourcing's pipeline-mode insert can hang (DESIGN.md); the ledger must not.
     subjects = [{"scheme": "nhs-number", "value": n} for n in nhs_numbers(1000, seed=3)]
     batch = [
         intake.assess(_raw(DATA_SHARED, {**SHARE, "subjects": subjects}, f"bulk-{i}"))
