@@ -27,27 +27,33 @@ def stop_on_signals() -> threading.Event:
 
 def run_ingest(settings: Settings) -> int:
     from consumers.ingest import IngestWorker
+    from consumers.metrics import serve
     from ledger.application import Ledger
     from ledger.intake import Intake
 
     stop = stop_on_signals()
     ledger = Ledger.from_settings(settings)
     intake = Intake.from_settings(ledger, settings)
+    worker = IngestWorker(settings, ledger, intake)
+    serve(worker.metrics.registry, settings.metrics_host, settings.metrics_port)
     try:
-        IngestWorker(settings, ledger, intake).run(stop)
+        worker.run(stop)
     finally:
         ledger.close()
     return 0
 
 
 def run_relay(settings: Settings) -> int:
+    from consumers.metrics import serve
     from consumers.relay import Relay
     from ledger.application import Ledger
 
     stop = stop_on_signals()
     ledger = Ledger.from_settings(settings)
+    relay = Relay(settings, ledger)
+    serve(relay.metrics.registry, settings.metrics_host, settings.metrics_port)
     try:
-        Relay(settings, ledger).run(stop)
+        relay.run(stop)
     finally:
         ledger.close()
     return 0

@@ -37,6 +37,7 @@ class Child:
 
     def __init__(self, command: str, settings: Settings, logs: Path) -> None:
         self.command = command
+        self.settings = settings
         self.env = {**os.environ, **settings.to_env()}
         self.log_path = logs / f"{command}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -72,6 +73,12 @@ class Child:
             stop_child(self.proc, signal.SIGTERM, timeout=15)
 
 
+def _with_metrics_port(settings: Settings, index: int) -> Settings:
+    """Each child its own /metrics port, counting up from LEDGER_METRICS_PORT (0: off)."""
+    port = settings.metrics_port + index if settings.metrics_port else 0
+    return dataclasses.replace(settings, metrics_port=port)
+
+
 def wait_http(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,12 +95,12 @@ def prepare(settings: Settings) -> None:
     """Create the ledger's tables, the views' tables and the topics (idempotent)."""
     from ledger.application import Ledger
     from ledger.keyring import Keyring
-    from projections.runner import open_timeline_view
+    from projections.runner import prepare_views
 
     Keyring.from_settings(settings)  # creates the development secret once, before children
     ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
     Ledger.from_settings(settings).close()
-    open_timeline_view(settings).datastore.close()
+    prepare_views(settings)
 
 
 def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:
@@ -112,7 +119,10 @@ def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:
             log.info("starting embedded broker")
             settings = dataclasses.replace(settings, kafka_bootstrap=broker.start())
         prepare(settings)
-        children = [Child(command, settings, logs) for command in CHILDREN]
+        children = [
+            Child(command, _with_metrics_port(settings, index), logs)
+            for index, command in enumerate(CHILDREN)
+        ]
         for child in reversed(children):  # stop the API first, the ingest worker last
             stack.callback(child.stop)
         for child in children:
@@ -124,6 +134,13 @@ def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:
 
             load_demo(settings, api_url)
         print(f"\nThe ledger is running. API: {api_url}/docs  Logs: {logs}/", flush=True)
+        if settings.metrics_port:
+            ports = ", ".join(
+                f"{child.command} :{child.settings.metrics_port}"
+                for child in children
+                if child.command in ("ingest", "relay")
+            )
+            print(f"Metrics (Prometheus, http://{settings.metrics_host}:PORT/metrics): {ports}")
         print("Press Ctrl-C to stop everything.", flush=True)
         while not stop.wait(0.5):
             if not all(child.check() for child in children):

@@ -25,9 +25,11 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from consumers.metrics import IngestMetrics
 from ledger.application import Ledger
 from ledger.intake import Intake, utcnow
 from ledger.persistence import RefusalRow, kafka_tracking_name
+from ledger.recording import BatchOutcome
 from ledger.refusals import Refusal
 from ledger.settings import Settings
 
@@ -65,6 +67,7 @@ class IngestWorker:
         self.ledger = ledger
         self.intake = intake
         self.stats = IngestStats()
+        self.metrics = IngestMetrics()
         self.topic = settings.topic_submissions
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
@@ -94,6 +97,7 @@ class IngestWorker:
                     self._process(self.consumer.poll(timeout_ms=500))
                     backoff = 0.1
                 except TRANSIENT as exc:
+                    self.metrics.transient_failures.inc()
                     log.warning("transient failure, retrying in %.1f s: %s", backoff, exc)
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
@@ -157,6 +161,7 @@ class IngestWorker:
         refusals = [*refusals, *outcome.refused.values()]
         # Durable now (dead letters are published from the stored refusals by the relay).
         self._commit_offset(tp, records[-1].offset + 1)
+        self._observe(tp, records[-1].offset, len(positions), outcome, refusals, started)
         self.stats.accepted += len(positions)
         self.stats.duplicates += len(outcome.duplicates)
         for row in refusals:
@@ -169,6 +174,24 @@ class IngestWorker:
             len(refusals),
             (time.perf_counter() - started) * 1000,
         )
+
+    def _observe(
+        self,
+        tp: TopicPartition,
+        last_offset: int,
+        appended: int,
+        outcome: BatchOutcome,
+        refusals: list[RefusalRow],
+        started: float,
+    ) -> None:
+        self.metrics.appended.inc(appended)
+        self.metrics.duplicates.inc(len(outcome.duplicates))
+        for row in refusals:
+            self.metrics.refused.labels(row.reason).inc()
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        highwater = self.consumer.highwater(tp)
+        if highwater is not None:
+            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(highwater - last_offset - 1)
 
     def _commit_offset(self, tp: TopicPartition, offset: int) -> None:
         # PostgreSQL is the source of truth for positions; Kafka's committed offset only

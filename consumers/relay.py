@@ -29,6 +29,7 @@ from eventsourcing.persistence import Notification, OperationalError, Tracking
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from consumers.metrics import RelayMetrics
 from ledger.application import Ledger
 from ledger.keyring import Keyring
 from ledger.settings import Settings
@@ -134,6 +135,7 @@ class Relay:
         ]
         self.producer: KafkaProducer | None = None
         self.published = 0
+        self.metrics = RelayMetrics()
 
     def _producer(self) -> KafkaProducer:
         # Recreated after any failure: after a broker restart an idempotent producer's
@@ -167,6 +169,8 @@ class Relay:
             Tracking(relay_tracking_name(topic), batch[-1].position)
         )
         self.published += len(batch)
+        self.metrics.published.labels(topic).inc(len(batch))
+        self.metrics.position.labels(topic).set(batch[-1].position)
 
     def run_once(self) -> int:
         """Publish what is durable but not yet relayed; returns how many were sent."""
@@ -202,6 +206,7 @@ class Relay:
                     stop.wait(idle_wait)
                 backoff = 0.1
             except TRANSIENT as exc:
+                self.metrics.transient_failures.inc()
                 log.warning("relay failed, retrying in %.1f s: %s", backoff, exc)
                 self.close_producer()
                 stop.wait(backoff)

@@ -61,6 +61,10 @@ class Settings:
     api_host: str = _setting("127.0.0.1", "Address the API listens on")
     api_port: int = _setting(8000, "Port the API listens on")
     log_level: str = _setting("INFO", "Log level of every process")
+    metrics_host: str = _setting("127.0.0.1", "Address of the Prometheus /metrics endpoints")
+    metrics_port: int = _setting(
+        9400, "Prometheus /metrics port (0: off); `ledger run` gives its workers this and up"
+    )
     log_origin: str = _setting(
         "ledger.example/log", "Origin (name) of the verifiable log, in its signed checkpoints"
     )

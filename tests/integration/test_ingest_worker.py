@@ -188,3 +188,45 @@ def test_a_resent_event_with_the_same_id_is_recorded_once(
         )
 
     assert scalar(settings.database_url, ACCESSES) == 1
+
+
+def test_the_worker_reports_its_work_and_lag_to_prometheus(
+    settings: Settings, emitter: Emitter
+) -> None:
+    import urllib.request
+
+    from consumers.metrics import serve
+    from infra.ports import free_port
+
+    forged = emitter.build(DATA_ACCESSED, access_data())
+    forged["data"]["record"] = "changed after signing"
+    transport = emitter.transport
+    assert transport is not None
+    for _ in range(2):
+        emitter.emit(DATA_ACCESSED, access_data())
+    transport.send(b"k", json.dumps(forged).encode())
+    transport.flush()
+    port = free_port()
+
+    with running_worker(settings) as worker:
+        serve(worker.metrics.registry, "127.0.0.1", port)
+        wait_until(
+            lambda: (
+                scalar(settings.database_url, ACCESSES) == 2
+                and scalar(settings.database_url, REFUSALS) == 1
+            ),
+            what="the three submissions",
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as response:
+            text = response.read().decode()
+
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples["ledger_ingest_events_appended_total"] == 2
+    assert samples['ledger_ingest_events_refused_total{reason="bad-signature"}'] == 1
+    assert samples["ledger_ingest_batch_seconds_count"] >= 1
+    lags = [v for k, v in samples.items() if k.startswith("ledger_ingest_lag_records{")]
+    assert lags and all(lag == 0 for lag in lags)
