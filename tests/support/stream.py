@@ -179,3 +179,19 @@ def assert_exactly_once(settings: Settings, stream: Stream) -> None:
     assert not lost and not unknown, f"{len(lost)} events lost, {len(unknown)} unknown"
     assert refusals == stream.invalid, f"{refusals} refusals stored, {stream.invalid} sent"
     assert len(ids) + refusals == stream.distinct_submissions
+    assert_merkle_audit_passes(settings)
+
+
+def assert_merkle_audit_passes(settings: Settings) -> None:
+    """Seal everything into the verifiable log, then audit the whole database."""
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+    for command in (["seal", "--once"], ["verify", "--audit"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "cli.main", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, f"ledger {' '.join(command)}: {result.stdout}{result.stderr}"
+    assert result.stdout.startswith("OK: "), result.stdout
