@@ -95,12 +95,28 @@ def prepare(settings: Settings) -> None:
     """Create the ledger's tables, the views' tables and the topics (idempotent)."""
     from ledger.application import Ledger
     from ledger.keyring import Keyring
-    from projections.runner import prepare_views
+    from ledger.persistence import kafka_tracking_name
+    from projections.runner import open_timeline_view
 
     Keyring.from_settings(settings)  # creates the development secret once, before children
-    ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
-    Ledger.from_settings(settings).close()
-    prepare_views(settings)
+    created = ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    ledger = Ledger.from_settings(settings)
+    try:
+        if settings.topic_submissions in created:
+            # A new topic starts at offset 0 (the embedded broker's topics vanish on every
+            # restart): offsets tracked for an earlier topic of that name would make the
+            # ingest workers skip its first records. Forget them.
+            prefix = kafka_tracking_name(settings.topic_submissions, 0)[:-1]
+            forgotten = ledger.ledger_recorder.forget_positions(prefix)
+            if forgotten:
+                log.warning(
+                    "%s was created anew: forgot %d partition positions of its predecessor",
+                    settings.topic_submissions,
+                    forgotten,
+                )
+    finally:
+        ledger.close()
+    open_timeline_view(settings).datastore.close()
 
 
 def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:

@@ -42,8 +42,9 @@ def _check_counts(counts: dict[str, int], partitions: dict[str, int]) -> None:
 
 def ensure_topics(
     bootstrap_servers: str, partitions: dict[str, int], timeout: float = 30.0
-) -> None:
-    """Create the missing topics and wait until metadata shows all of them.
+) -> set[str]:
+    """Create the missing topics, wait until metadata shows all of them, and return the
+    names this call created (a consumer's stored offsets for those mean nothing now).
 
     Idempotent; safe to race with another process creating the same topics. Raises
     :class:`PartitionCountMismatch` if a topic exists with another partition count (it is
@@ -51,7 +52,7 @@ def ensure_topics(
     order) and :class:`TimeoutError` if the topics do not appear within ``timeout`` s.
     """
     if not partitions:
-        return
+        return set()
     for name, count in partitions.items():
         if count < 1:
             raise ValueError(f"topic {name!r}: partition count must be >= 1, got {count}")
@@ -71,6 +72,7 @@ def ensure_topics(
         missing = {n: {"num_partitions": c, "replication_factor": 1} for n, c in partitions.items()}
         for name in existing:
             del missing[name]
+        created: set[str] = set()
         if missing:
             result = admin.create_topics(missing, timeout_ms=timeout_ms, raise_errors=False)
             for topic in result["topics"]:
@@ -79,11 +81,13 @@ def ensure_topics(
                 if code not in (0, _ALREADY_EXISTS):
                     error = for_code(code).__name__
                     raise RuntimeError(f"creating topic {topic['name']!r} failed: {error}")
+                if code == 0:
+                    created.add(topic["name"])
         while True:
             counts = ready_partition_counts(admin, names)
             _check_counts(counts, partitions)
             if len(counts) == len(names):
-                return
+                return created
             if time.monotonic() >= deadline:
                 absent = sorted(set(names) - set(counts))
                 raise TimeoutError(f"topics not ready after {timeout:g} s: {', '.join(absent)}")

@@ -39,6 +39,12 @@ class RefusalRow:
     offset: int | None = None
 
 
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching names that start with ``prefix`` literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return escaped + "%"
+
+
 def kafka_tracking_name(topic: str, partition: int) -> str:
     return f"kafka:{topic}:{partition}"
 
@@ -220,13 +226,26 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             curs.execute(statement, (after, limit))
             return list(curs.fetchall())
 
+    def forget_positions(self, prefix: str) -> int:
+        """Delete tracked positions whose name starts with ``prefix``; how many there were.
+
+        For a source that started again from its beginning (a Kafka topic created anew):
+        its old offsets would make the next reader skip the new records.
+        """
+        statement = SQL("DELETE FROM {0}.{1} WHERE application_name LIKE %s").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+        )
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (_like_prefix(prefix),))
+            return int(curs.rowcount)
+
     def positions(self, prefix: str) -> dict[str, int]:
         """Tracked positions whose name starts with ``prefix`` (e.g. ``kafka:topic:``)."""
         statement = SQL(
             "SELECT application_name, notification_id FROM {0}.{1} WHERE application_name LIKE %s"
         ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (prefix.replace("%", r"\%") + "%",))
+            curs.execute(statement, (_like_prefix(prefix),))
             return {row["application_name"]: row["notification_id"] for row in curs.fetchall()}
 
 
