@@ -17,17 +17,19 @@ from infra.broker import EmbeddedBroker
 from infra.postgres import EmbeddedPostgres
 from infra.topics import ensure_topics
 from ledger.settings import Settings
+from tests.support.folders import server_dir
 
 TEST_SECRET = "0f" * 32
 
 
 @pytest.fixture(scope="session")
-def postgres_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def postgres_instance() -> Iterator[EmbeddedPostgres]:
     """The session's PostgreSQL server itself, for tests that stop and restart it."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata")
-    server.start()
-    yield server
-    server.stop()
+    with server_dir("ledger-tests-pg-") as folder:
+        server = EmbeddedPostgres(folder / "pgdata")
+        server.start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")

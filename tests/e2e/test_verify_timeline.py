@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_ledger_run import Running, get_json, ledger_cli, start_ledger, stop_ledger
+from tests.support.folders import server_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +21,11 @@ ALEX = "nhs-number:9434765919"
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_ledger(tmp_path_factory.mktemp("ledger-home"))
-    yield running
-    stop_ledger(running)
+def running() -> Iterator[Running]:
+    with server_dir("ledger-e2e-home-") as home:
+        running = start_ledger(home)
+        yield running
+        stop_ledger(running)
 
 
 def sealed_entries(running: Running, timeout: float = 30) -> list[dict]:  # type: ignore[type-arg]
