@@ -50,6 +50,10 @@ class Stream:
     def distinct_submissions(self) -> int:
         return len(self.valid_ids) + self.invalid
 
+    def part(self, start: int, stop: int | None = None) -> Stream:
+        """The records from ``start`` to ``stop``, to send in stages."""
+        return Stream(records=self.records[start:stop])
+
 
 def build_stream(emitter: Emitter, valid: int, duplicates: int, invalid: int) -> Stream:
     rng = random.Random(11)
