@@ -108,8 +108,9 @@ class Intake:
             raise Refusal(Reason.SCHEMA_VIOLATION, first.message[:300], pointer or "/")
         occurred_at = self._check_time(event["time"], key)
         self._authorise(event, kind, key)
+        sealed = self.keyring.seal(raw)
         received = Received(
-            event, raw, hashlib.sha256(raw).hexdigest(), occurred_at, key.organisation
+            event, raw, hashlib.sha256(raw).hexdigest(), occurred_at, key.organisation, sealed
         )
         try:
             changes = tuple(kind.build(received, self.keyring))
@@ -121,7 +122,7 @@ class Intake:
             event_type=kind.name,
             occurred_at=occurred_at,
             raw_sha256=received.raw_sha256,
-            raw_sealed=self.keyring.seal(raw),
+            raw_sealed=sealed,
             changes=changes,
         )
 
