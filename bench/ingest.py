@@ -45,24 +45,10 @@ from ledger import signing  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.emitter import partition_key  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
-from tests.support.ledger import register_dwp  # noqa: E402
+from tests.support.ledger import access_data, register_dwp  # noqa: E402
 from tests.support.stream import nhs_numbers  # noqa: E402
 
 DATA_ACCESSED = "uk.gov.ledger.data-accessed.v1"
-
-
-def access(nhs: str) -> dict[str, object]:
-    return {
-        "subjects": [{"scheme": "nhs-number", "value": nhs}],
-        "accessor": {"organisation": "DWP", "role": "Work coach", "official": "staff-0042"},
-        "system": "Universal Credit case system",
-        "record": "benefit claim",
-        "data_categories": [{"code": "benefits", "text": "your benefit claim details"}],
-        "purpose": {"code": "uc-claim", "text": "to process your Universal Credit application"},
-        "lawful_basis": {"article6": "public-task", "article9": None},
-        "action": "viewed",
-        "break_glass": False,
-    }
 
 
 # Baselines -----------------------------------------------------------------------------
@@ -138,21 +124,47 @@ def projected(dsn: str) -> int:
     return scalar(dsn, "SELECT count(*) FROM timeline_entries")
 
 
-def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> float:
-    """Events/s from the first consumed record until every event is in the timeline."""
+def committed(dsn: str, topic: str) -> int:
+    """Submissions durably consumed: tracked offsets + 1, over the partitions."""
+    return scalar(
+        dsn,
+        "SELECT coalesce(sum(notification_id + 1), 0) FROM ledger_tracking "
+        f"WHERE application_name LIKE 'kafka:{topic}:%%'",
+    )
+
+
+@dataclasses.dataclass
+class Rates:
+    committed: float  # Kafka -> verified and committed in the ledger, events/s
+    projected: float  # ... and visible in the citizen timeline, events/s
+
+
+def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rates:
+    """Sustained rates from the first committed record until all are committed, and
+    until all are in the timeline (the projection runner runs alongside)."""
     procs = [spawn("ingest", settings, logs) for _ in range(workers)]
     procs.append(spawn("project", settings, logs))
+    dsn, topic = settings.database_url, settings.topic_submissions
     try:
-        while projected(settings.database_url) == 0:
-            time.sleep(0.05)
-        started, at_start = time.perf_counter(), projected(settings.database_url)
+        while committed(dsn, topic) == 0:
+            time.sleep(0.02)
+        started, at_start = time.perf_counter(), committed(dsn, topic)
+        done_committing = done_projecting = 0.0
         last_report = started
-        while (done := projected(settings.database_url)) < total:
-            time.sleep(0.1)
-            if time.perf_counter() - last_report > 5:
-                print(f"    ... {done}/{total} projected", flush=True)
-                last_report = time.perf_counter()
-        return (total - at_start) / (time.perf_counter() - started)
+        while not done_projecting:
+            time.sleep(0.05)
+            now = time.perf_counter()
+            if not done_committing and committed(dsn, topic) >= total:
+                done_committing = now
+            if projected(dsn) >= total:
+                done_projecting = now
+            if now - last_report > 5:
+                print(f"    ... {committed(dsn, topic)} committed, {projected(dsn)} projected")
+                last_report = now
+        return Rates(
+            committed=(total - at_start) / (done_committing - started),
+            projected=(total - at_start) / (done_projecting - started),
+        )
     finally:
         for proc in procs:
             proc.terminate()
@@ -195,7 +207,7 @@ def latency(
             due = started + i / rate
             if (pause := due - time.perf_counter()) > 0:
                 time.sleep(pause)
-            event = emitter.build(DATA_ACCESSED, access(people[i % 1000]))  # type: ignore[attr-defined]
+            event = emitter.build(DATA_ACCESSED, access_data(people[i % 1000]))  # type: ignore[attr-defined]
             producer.send(
                 settings.topic_submissions, key=partition_key(event), value=signing.canonical(event)
             )
@@ -236,7 +248,7 @@ def main() -> None:
         v1, v2 = verify_rate(1), verify_rate(2)
         print(f"raw Ed25519 verify:       {v1:10,.0f}/s (1 process)   {v2:10,.0f}/s (2 processes)")
 
-        results: dict[int, float] = {}
+        results: dict[int, Rates] = {}
         for workers in (1, 2):
             db = f"bench_{workers}_{uuid.uuid4().hex[:6]}"
             with psycopg.connect(dsn, autocommit=True) as conn:
@@ -261,7 +273,8 @@ def main() -> None:
             prepare(settings)
             people = nhs_numbers(1000)
             events = [
-                emitter.build(DATA_ACCESSED, access(people[i % 1000])) for i in range(args.events)
+                emitter.build(DATA_ACCESSED, access_data(people[i % 1000]))
+                for i in range(args.events)
             ]
             raw = [signing.canonical(e) for e in events]
             rate = produce(settings, raw, [partition_key(e) for e in events])
@@ -271,16 +284,21 @@ def main() -> None:
                 print(f"raw kafka-python consume: {consume:10,.0f}/s")
             print(f"end to end, {workers} worker(s) + projection runner ...", flush=True)
             results[workers] = end_to_end(settings, workers, args.events, home)
-            print(f"end to end, {workers} worker(s):   {results[workers]:10,.0f} events/s")
+            rates = results[workers]
+            print(
+                f"{workers} worker(s): committed {rates.committed:10,.0f}/s, "
+                f"projected {rates.projected:10,.0f}/s"
+            )
 
-        print("\nratios")
-        print(f"  1 worker  / raw verify (1 core):   {results[1] / v1:.3f}")
-        print(
-            f"  2 workers / raw verify (1 core):   {results[2] / v1:.3f}"
-            "   (target >= 0.55, >= 10,000/s)"
-        )
-        print(f"  2 workers / raw verify (2 procs):  {results[2] / v2:.3f}")
-        print(f"  1 worker  / raw consume:           {results[1] / consume:.3f}")
+        print("\nratios (committed; projected in brackets)")
+        for workers, rates in results.items():
+            print(
+                f"  {workers} worker(s) / raw verify, 1 core:  {rates.committed / v1:.3f}"
+                f"  ({rates.projected / v1:.3f})"
+            )
+        print(f"  2 workers / raw verify, 2 processes:  {results[2].committed / v2:.3f}")
+        print(f"  1 worker  / raw kafka-python consume: {results[1].committed / consume:.3f}")
+        print("  targets: >= 10,000 events/s with 2 workers, >= 0.55 of 1-core verify")
 
         lat_db = f"bench_lat_{uuid.uuid4().hex[:6]}"
         with psycopg.connect(dsn, autocommit=True) as conn:

@@ -23,6 +23,7 @@ from tests.support.ledger import (
     scalar,
     wait_until,
 )
+from tests.support.stream import progress
 
 pytestmark = pytest.mark.integration
 
@@ -146,17 +147,7 @@ def test_a_new_worker_resumes_from_the_position_tracked_in_postgres(
     fresh_group = dataclasses.replace(settings, ingest_group=f"other.{uuid.uuid4().hex[:6]}")
     with running_worker(fresh_group):
         wait_until(lambda: scalar(settings.database_url, ACCESSES) == 5, what="5 accesses")
-        wait_until(
-            lambda: (
-                scalar(
-                    settings.database_url,
-                    "SELECT sum(notification_id + 1) FROM "
-                    "ledger_tracking WHERE application_name LIKE 'kafka:%%'",
-                )
-                == 5
-            ),
-            what="all 5 offsets tracked",
-        )
+        wait_until(lambda: progress(settings) == 5, what="all 5 offsets tracked")
 
     assert scalar(settings.database_url, ACCESSES) == 5
 
@@ -170,22 +161,7 @@ def test_a_resent_event_with_the_same_id_is_recorded_once(
     emitter.transport.flush()  # type: ignore[union-attr]
 
     with running_worker(settings):
-        wait_until(
-            lambda: (
-                scalar(
-                    settings.database_url,
-                    "SELECT count(*) FROM ledger_tracking WHERE application_name LIKE 'kafka:%%'",
-                )
-                == 1
-                and scalar(
-                    settings.database_url,
-                    "SELECT max(notification_id) FROM ledger_tracking "
-                    "WHERE application_name LIKE 'kafka:%%'",
-                )
-                == 2
-            ),
-            what="all three records consumed",
-        )
+        wait_until(lambda: progress(settings) == 3, what="all three records consumed")
 
     assert scalar(settings.database_url, ACCESSES) == 1
 
