@@ -24,7 +24,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def _keys_new(_: Settings, args: argparse.Namespace) -> int:
     key = SigningKey.generate()
     out: Path = args.out
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"ledger: {out} exists; a key file is never overwritten", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"ledger: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     with os.fdopen(fd, "w") as file:
         file.write(key.seed.hex() + "\n")
     print(
@@ -41,6 +48,8 @@ def _read_key(path: Path) -> SigningKey:
 
 
 def _services_register(settings: Settings, args: argparse.Namespace) -> int:
+    from eventsourcing.application import AggregateNotFoundError
+
     from ledger.application import Ledger
     from ledger.catalogue import CATALOGUE
 
@@ -52,7 +61,15 @@ def _services_register(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.organisation_name:
             ledger.register_organisation(args.organisation, args.organisation_name)
-        ledger.register_service(args.source, args.organisation, args.name, args.types)
+        try:
+            ledger.register_service(args.source, args.organisation, args.name, args.types)
+        except AggregateNotFoundError:
+            print(
+                f"ledger: organisation {args.organisation!r} is not registered; "
+                "give --organisation-name to register it too",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         public_key = (
             _read_key(args.key_file).public_key
             if args.key_file
@@ -85,13 +102,25 @@ def _emit(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.emitter import HttpTransport, KafkaTransport, Refused, partition_key
     from ledger.signing import canonical
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-    events = _events(text)
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        events = _events(text)
+    except OSError as exc:
+        print(f"ledger: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except json.JSONDecodeError as exc:
+        print(f"ledger: {args.file} is not JSON: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not all(isinstance(e, dict) for e in events):
+        print(f"ledger: {args.file}: every event must be a JSON object", file=sys.stderr)
+        return EXIT_USAGE
     if args.key_file:  # sign (or re-sign) with the service's key
         key = _read_key(args.key_file)
         events = [key.sign(e) for e in events]
     if args.http:
-        transport: Any = HttpTransport(args.http)
+        transport: Any = HttpTransport(
+            args.http, token=args.token or os.environ.get("LEDGER_TOKEN")
+        )
     else:
         transport = KafkaTransport(settings.effective_kafka_bootstrap, settings.topic_submissions)
     failed = 0
@@ -143,3 +172,6 @@ def register(add: Any) -> None:
     emit.add_argument("file", help="JSON event, array of events, or one event per line; -")
     emit.add_argument("--key-file", type=Path, help="sign with this seed file before sending")
     emit.add_argument("--http", metavar="URL", help="POST to URL/v1/events instead of Kafka")
+    emit.add_argument(
+        "--token", help="bearer token of a service role, for --http (default: $LEDGER_TOKEN)"
+    )

@@ -139,9 +139,20 @@ class HttpTransport:
     """
 
     def __init__(
-        self, base_url: str, *, attempts: int = 5, backoff: float = 0.2, timeout: float = 10
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        attempts: int = 5,
+        backoff: float = 0.2,
+        timeout: float = 10,
     ) -> None:
         self.url = base_url.rstrip("/") + "/v1/events"
+        # The bearer token of the service role: the API checks the caller may emit for
+        # the organisation, on top of the event's own signature.
+        self.headers = {"Content-Type": "application/cloudevents+json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
         self.attempts = attempts
         self.backoff = backoff
         self.timeout = timeout
@@ -168,7 +179,7 @@ class HttpTransport:
             self.url,
             data=value,
             method="POST",
-            headers={"Content-Type": "application/cloudevents+json"},
+            headers=self.headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
