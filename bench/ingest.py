@@ -121,7 +121,7 @@ def spawn(command: str, settings: Settings, logs: Path) -> subprocess.Popen[byte
 
 
 def projected(dsn: str) -> int:
-    return scalar(dsn, "SELECT count(*) FROM timeline_entries")
+    return scalar(dsn, "SELECT count(*) FROM timeline.entries")
 
 
 def committed(dsn: str, topic: str) -> int:
@@ -185,7 +185,7 @@ def latency(
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             while not stop.is_set() or last < rate * seconds:
                 rows = conn.execute(
-                    "SELECT position, occurred_at FROM timeline_entries WHERE position > %s",
+                    "SELECT position, occurred_at FROM timeline.entries WHERE position > %s",
                     (last,),
                 ).fetchall()
                 now = datetime.now(UTC)

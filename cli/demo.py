@@ -195,16 +195,47 @@ def load_demo(settings: Settings, api_url: str) -> None:
     transport.send(b"demo-forged", json.dumps(forged).encode())
     transport.flush()
     transport.close()
-    _wait_for_timeline(api_url, CITIZENS["Alex"], expected=3)
+    tokens = demo_tokens(settings)
+    _wait_for_timeline(api_url, CITIZENS["Alex"], tokens["ALEX"], expected=3)
     print("\nDemo data loaded through Kafka: 6 signed accesses, and 1 forged event refused.")
+    print("Ready-made bearer tokens (development issuer, valid 12 hours):")
+    for variable, value in tokens.items():
+        print(f"  export {variable}_TOKEN={value}")
     for name, subject in CITIZENS.items():
-        print(f"  {name}'s timeline:  curl {api_url}/v1/citizens/{subject}/timeline")
+        print(
+            f'  {name}\'s timeline:  curl -H "Authorization: Bearer ${name.upper()}_TOKEN" '
+            f"{api_url}/v1/citizens/{subject}/timeline"
+        )
+    print(f'  Findings:  curl -H "Authorization: Bearer $AUDITOR_TOKEN" {api_url}/v1/findings')
 
 
-def _wait_for_timeline(api_url: str, subject: str, expected: int, timeout: float = 60) -> None:
+def demo_tokens(settings: Settings) -> dict[str, str]:
+    """A token per demo citizen and per role, named as shell variables."""
+    from api.auth.tokens import DevIssuer
+    from ledger.keyring import Keyring
+
+    issuer = DevIssuer(Keyring.from_settings(settings), settings)
+    lifetime = 12 * 3600
+    tokens = {
+        name.upper(): issuer.issue("citizen", subjects=[subject], name=name, lifetime=lifetime)
+        for name, subject in CITIZENS.items()
+    }
+    tokens["DWP_SERVICE"] = issuer.issue("service", organisation="DWP", lifetime=lifetime)
+    tokens["DWP_DSAR_OFFICER"] = issuer.issue("dsar-officer", organisation="DWP", lifetime=lifetime)
+    tokens["AUDITOR"] = issuer.issue("auditor", lifetime=lifetime)
+    tokens["ADMIN"] = issuer.issue("admin", lifetime=lifetime)
+    return tokens
+
+
+def _wait_for_timeline(
+    api_url: str, subject: str, token: str, expected: int, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
+    request = urllib.request.Request(  # noqa: S310 (the API's own http URL)
+        f"{api_url}/v1/citizens/{subject}/timeline", headers={"Authorization": f"Bearer {token}"}
+    )
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{api_url}/v1/citizens/{subject}/timeline") as response:  # noqa: S310
+        with urllib.request.urlopen(request) as response:  # noqa: S310
             if len(json.load(response)["entries"]) >= expected:
                 return
         time.sleep(0.3)

@@ -16,7 +16,13 @@ EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE = 0, 1, 2
 
 # Modules that add their own subcommands: each has ``register(add)``, where
 # ``add(name, handler, help) -> ArgumentParser`` and ``handler(settings, args) -> int``.
-COMMAND_MODULES: tuple[str, ...] = ("cli.seal", "cli.verify", "cli.admin")
+COMMAND_MODULES: tuple[str, ...] = (
+    "cli.seal",
+    "cli.verify",
+    "cli.admin",
+    "cli.tokens",
+    "cli.projections",
+)
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -96,7 +96,7 @@ def prepare(settings: Settings) -> None:
     from ledger.application import Ledger
     from ledger.keyring import Keyring
     from ledger.persistence import kafka_tracking_name
-    from projections.runner import open_timeline_view
+    from projections.runner import prepare_views
 
     Keyring.from_settings(settings)  # creates the development secret once, before children
     created = ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
@@ -116,7 +116,7 @@ def prepare(settings: Settings) -> None:
                 )
     finally:
         ledger.close()
-    open_timeline_view(settings).datastore.close()
+    prepare_views(settings)
 
 
 def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:

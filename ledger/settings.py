@@ -73,6 +73,20 @@ class Settings:
     )
     seal_interval_seconds: float = _setting(1.0, "How often the sealer signs a new tree head")
     seal_batch: int = _setting(10000, "Most leaves one sealer transaction integrates and signs")
+    auth_issuer: str = _setting(
+        "", "Issuer (iss) of API bearer tokens; empty: the ledger's own (development only)"
+    )
+    auth_audience: str = _setting("urn:ledger:api", "Audience (aud) API bearer tokens must name")
+    auth_jwks_url: str = _setting(
+        "", "JWKS URL of the token issuer's public keys (required in production)"
+    )
+    token_lifetime_seconds: int = _setting(3600, "Lifetime of tokens the dev issuer signs")
+    stats_suppress_below: int = _setting(
+        10, "Transparency statistics: counts below this are suppressed"
+    )
+    read_wait_seconds: float = _setting(
+        2.0, "Most a read waits for a view to reach a requested ledger position"
+    )
 
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):

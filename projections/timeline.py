@@ -1,79 +1,124 @@
-"""The per-citizen timeline: who accessed my data, when, why, under which basis."""
+"""The per-citizen timeline: who accessed or received my data, my consents, opt-outs and
+requests, one row per citizen and event.
+
+A bulk share concerning 10,000 citizens becomes 10,000 rows (one in each timeline),
+written with ``COPY`` in the batch's transaction. Changes to a consent, objection or
+request do not name the citizen again; the view remembers whose each one is
+(``about``), from the event that created it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.projection import Projection
+import orjson
 from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Identifier
-from psycopg.types.json import Jsonb
+from psycopg import Cursor
 
 from ledger.domain.access import DataAccess
+from ledger.domain.consent import Consent, Objection
+from ledger.domain.dsar import SubjectAccessRequest
 from ledger.domain.registry import Organisation
-from ledger.persistence import SerialisedDDL
+from ledger.domain.sharing import DataShare
+from projections.view import Projection
+
+ENTRY_COLUMNS = (
+    "subject_key",
+    "position",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "organisation",
+    "detail",
+)
+
+# Kinds of entry, as the API filters them.
+ACCESS, SHARE, CONSENT, OBJECTION, REQUEST = (
+    "data-accessed",
+    "data-shared",
+    "consent",
+    "objection",
+    "subject-access-request",
+)
+KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST)
+
+# What each later event of a stateful aggregate means for the citizen (``change``).
+CHANGES: dict[type, str] = {
+    Consent.Given: "given",
+    Consent.Withdrawn: "withdrawn",
+    Consent.Expired: "expired",
+    Consent.Renewed: "renewed",
+    Consent.GivenAgain: "given",
+    Objection.Set: "set",
+    Objection.Lifted: "lifted",
+    Objection.SetAgain: "set",
+    SubjectAccessRequest.Received: "received",
+    SubjectAccessRequest.IdentityVerified: "identity-verified",
+    SubjectAccessRequest.ClarificationRequested: "clarification-requested",
+    SubjectAccessRequest.ClarificationReceived: "clarification-received",
+    SubjectAccessRequest.Extended: "extended",
+    SubjectAccessRequest.Responded: "responded",
+    SubjectAccessRequest.Refused: "refused",
+    SubjectAccessRequest.Closed: "closed",
+}
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One thing that happened to a citizen's data, as stored in the view."""
-
-    position: int
-    kind: str
-    occurred_at: datetime
-    recorded_at: datetime
-    organisation: str
-    organisation_name: str
-    detail: dict[str, Any]
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
-class TimelineView(SerialisedDDL, PostgresTrackingRecorder):
-    """PostgreSQL tables of the timeline, plus eventsourcing's tracking table."""
+class TimelineProjection(Projection):
+    """Writes each citizen's timeline from the ledger's events."""
 
-    def __init__(self, datastore: Any, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        schema = Identifier(self.datastore.schema)
-        self.entries_table = Identifier("timeline_entries")
-        self.organisations_table = Identifier("timeline_organisations")
-        self.sql_create_statements += [
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
-                "subject_key text NOT NULL, position bigint NOT NULL, kind text NOT NULL, "
-                "occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, "
-                "organisation text NOT NULL, detail jsonb NOT NULL, "
-                "PRIMARY KEY (subject_key, position))"
-            ).format(schema, self.entries_table),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS timeline_entries_by_time "
-                "ON {0}.{1} (subject_key, occurred_at DESC, position DESC)"
-            ).format(schema, self.entries_table),
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {0}.{1} (code text PRIMARY KEY, name text NOT NULL)"
-            ).format(schema, self.organisations_table),
-        ]
-        self._insert_entry = SQL(
-            "INSERT INTO {0}.{1} (subject_key, position, kind, occurred_at, recorded_at, "
-            "organisation, detail) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-        ).format(schema, self.entries_table)
-        self._upsert_organisation = SQL(
-            "INSERT INTO {0}.{1} (code, name) VALUES (%s, %s) "
-            "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
-        ).format(schema, self.organisations_table)
-        self._select_entries = SQL(
-            "SELECT e.position, e.kind, e.occurred_at, e.recorded_at, e.organisation, "
-            "coalesce(o.name, e.organisation) AS organisation_name, e.detail "
-            "FROM {0}.{1} e LEFT JOIN {0}.{2} o ON o.code = e.organisation "
-            "WHERE e.subject_key = %s "
-            "AND (%s::timestamptz IS NULL OR (e.occurred_at, e.position) < (%s, %s)) "
-            "ORDER BY e.occurred_at DESC, e.position DESC LIMIT %s"
-        ).format(schema, self.entries_table, self.organisations_table)
+    name = "timeline"
+    topics = (
+        get_topic(DataAccess.Recorded),
+        get_topic(DataShare.Recorded),
+        get_topic(Organisation.Registered),
+        *(get_topic(kind) for kind in CHANGES),
+    )
+    tables = (
+        "CREATE TABLE IF NOT EXISTS {s}.entries ("
+        "subject_key text NOT NULL, position bigint NOT NULL, kind text NOT NULL, "
+        "occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, "
+        "organisation text NOT NULL, detail jsonb NOT NULL, "
+        "PRIMARY KEY (subject_key, position))",
+        "CREATE INDEX IF NOT EXISTS entries_by_time "
+        "ON {s}.entries (subject_key, occurred_at DESC, position DESC)",
+        "CREATE TABLE IF NOT EXISTS {s}.organisations (code text PRIMARY KEY, name text NOT NULL)",
+        # Whose consent, objection or request each aggregate is, and what it is about.
+        "CREATE TABLE IF NOT EXISTS {s}.about ("
+        "originator_id uuid PRIMARY KEY, subject_key text NOT NULL, kind text NOT NULL, "
+        "organisation text NOT NULL, detail jsonb NOT NULL)",
+    )
 
-    def record_access(self, event: Any, tracking: Tracking) -> None:
+    def _entry(
+        self,
+        subject_keys: list[str],
+        position: int,
+        kind: str,
+        occurred_at: datetime,
+        recorded_at: datetime,
+        organisation: str,
+        detail: dict[str, Any],
+    ) -> None:
+        text = _json(detail)
+        for key in dict.fromkeys(subject_keys):  # a subject listed twice is one entry
+            self.copy_later(
+                "entries",
+                ENTRY_COLUMNS,
+                (key, position, kind, occurred_at, recorded_at, organisation, text),
+            )
+
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, curs: Cursor[Any]) -> None:
+        """Events of other types change nothing in the timeline."""
+
+    @apply.register
+    def _(self, event: DataAccess.Recorded, position: int, curs: Cursor[Any]) -> None:
         detail = {
             "role": event.role,
             "system": event.system,
@@ -84,55 +129,145 @@ class TimelineView(SerialisedDDL, PostgresTrackingRecorder):
             "action": event.action,
             "break_glass": event.break_glass,
         }
-        rows = [
-            (
-                key,
-                tracking.notification_id,
-                "data-accessed",
-                event.occurred_at,
-                event.timestamp,
-                event.organisation,
-                Jsonb(detail),
-            )
-            for key in event.subject_keys
-        ]
-        with self.datastore.transaction(commit=True) as curs:
-            curs.executemany(self._insert_entry, rows)
-            self._insert_tracking(curs, tracking)
-
-    def record_organisation(self, code: str, name: str, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(self._upsert_organisation, (code, name))
-            self._insert_tracking(curs, tracking)
-
-    def entries(
-        self, subject_key: str, *, limit: int = 50, after: tuple[datetime, int] | None = None
-    ) -> list[TimelineEntry]:
-        """Newest first; ``after`` is (occurred_at, position) of the previous page's last."""
-        when, position = after if after else (None, None)
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._select_entries, (subject_key, when, when, position, limit))
-            return [TimelineEntry(**row) for row in curs.fetchall()]
-
-
-class TimelineProjection(Projection[TimelineView]):
-    """Writes each citizen's timeline from the ledger's events."""
-
-    name = "timeline"
-    topics = (get_topic(DataAccess.Recorded), get_topic(Organisation.Registered))
-
-    @singledispatchmethod
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
-    def _(self, domain_event: DataAccess.Recorded, tracking: Tracking) -> None:
-        self.view.record_access(domain_event, tracking)
-
-    @process_event.register
-    def _(self, domain_event: Organisation.Registered, tracking: Tracking) -> None:
-        self.view.record_organisation(
-            domain_event.code,
-            domain_event.name,
-            tracking,
+        self._entry(
+            event.subject_keys,
+            position,
+            ACCESS,
+            event.occurred_at,
+            event.timestamp,
+            event.organisation,
+            detail,
         )
+
+    @apply.register
+    def _(self, event: DataShare.Recorded, position: int, curs: Cursor[Any]) -> None:
+        detail = {
+            "reporter": event.reporter,
+            "sender": event.sender,
+            "recipient": event.recipient,
+            "data_categories": event.data_categories,
+            "purpose": event.purpose,
+            "lawful_basis": event.lawful_basis,
+            "legal_gateway": event.legal_gateway,
+            "agreement": event.agreement,
+            "retention": event.retention,
+            "international_transfer": event.international_transfer,
+            "subject_count": event.subject_count,
+        }
+        self._entry(
+            event.subject_keys,
+            position,
+            SHARE,
+            event.occurred_at,
+            event.timestamp,
+            event.sender,
+            detail,
+        )
+
+    @apply.register
+    def _(self, event: Organisation.Registered, position: int, curs: Cursor[Any]) -> None:
+        curs.execute(
+            self.sql(
+                "INSERT INTO {s}.organisations (code, name) VALUES (%s, %s) "
+                "ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name"
+            ),
+            (event.code, event.name),
+        )
+
+    @apply.register
+    def _(self, event: Consent.Given, position: int, curs: Cursor[Any]) -> None:
+        self._remember(
+            curs,
+            event.originator_id,
+            event.subject_key,
+            CONSENT,
+            event.controller,
+            {"purpose": event.purpose},
+        )
+        self._change(curs, event, position, event.at, {"expires_at": _iso(event.expires_at)})
+
+    @apply.register
+    def _(self, event: Objection.Set, position: int, curs: Cursor[Any]) -> None:
+        self._remember(
+            curs,
+            event.originator_id,
+            event.subject_key,
+            OBJECTION,
+            event.controller or "",
+            {"purpose": event.purpose, "national": event.controller is None},
+        )
+        self._change(curs, event, position, event.at, {"grounds": event.grounds})
+
+    @apply.register
+    def _(self, event: SubjectAccessRequest.Received, position: int, curs: Cursor[Any]) -> None:
+        self._remember(
+            curs,
+            event.originator_id,
+            event.subject_key,
+            REQUEST,
+            event.organisation,
+            {"reference": event.reference, "channel": event.channel},
+        )
+        self._change(curs, event, position, event.at, {})
+
+    @apply.register
+    def _(
+        self,
+        event: Consent.Withdrawn
+        | Consent.Expired
+        | Consent.Renewed
+        | Consent.GivenAgain
+        | Objection.Lifted
+        | Objection.SetAgain
+        | SubjectAccessRequest.IdentityVerified
+        | SubjectAccessRequest.ClarificationRequested
+        | SubjectAccessRequest.ClarificationReceived
+        | SubjectAccessRequest.Extended
+        | SubjectAccessRequest.Responded
+        | SubjectAccessRequest.Refused
+        | SubjectAccessRequest.Closed,
+        position: int,
+        curs: Cursor[Any],
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if isinstance(event, Consent.Renewed | Consent.GivenAgain):
+            extra["expires_at"] = _iso(event.expires_at)
+        elif isinstance(event, SubjectAccessRequest.Extended):
+            extra = {"months": event.months, "reason": event.reason}
+        elif isinstance(event, SubjectAccessRequest.Refused):
+            extra = {"refusal": event.refusal}
+        self._change(curs, event, position, event.at, extra)
+
+    def _remember(
+        self,
+        curs: Cursor[Any],
+        originator_id: UUID,
+        subject_key: str,
+        kind: str,
+        organisation: str,
+        detail: dict[str, Any],
+    ) -> None:
+        curs.execute(
+            self.sql("INSERT INTO {s}.about VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
+            (originator_id, subject_key, kind, organisation, _json(detail)),
+        )
+
+    def _change(
+        self, curs: Cursor[Any], event: Any, position: int, at: datetime, extra: dict[str, Any]
+    ) -> None:
+        about = curs.execute(
+            self.sql(
+                "SELECT subject_key, kind, organisation, detail FROM {s}.about "
+                "WHERE originator_id = %s"
+            ),
+            (event.originator_id,),
+        ).fetchone()
+        if about is None:  # its creation is not in the log: nothing to say to whom
+            return
+        subject_key, kind, organisation, detail = about
+        detail = {**detail, **extra, "change": CHANGES[type(event)]}
+        self._entry([subject_key], position, kind, at, event.timestamp, organisation, detail)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -62,3 +62,72 @@ def describe_categories(categories: list[dict[str, Any]]) -> str:
     if len(texts) <= 1:
         return "".join(texts)
     return ", ".join(texts[:-1]) + " and " + texts[-1]
+
+
+def _for(purpose: str) -> str:
+    """'to do X' reads as it is; 'research and planning' becomes 'for research and planning'."""
+    purpose = purpose.rstrip(".")
+    return purpose if purpose.startswith(("to ", "for ")) else f"for {purpose}"
+
+
+def _name(names: dict[str, str], code: str) -> str:
+    return names.get(code, code)
+
+
+def describe_share(names: dict[str, str], occurred_at: datetime, detail: dict[str, Any]) -> str:
+    """E.g. 'The Department for Work and Pensions shared your income with HM Revenue and
+    Customs on 3 March 2026 to check earnings for Universal Credit.'"""
+    sender, recipient = _name(names, detail["sender"]), _name(names, detail["recipient"])
+    what = describe_categories(detail["data_categories"])
+    purpose = detail["purpose"]["text"].rstrip(".")
+    if detail.get("reporter") == "recipient":
+        return (
+            f"{sentence_start(recipient)} received {what} from {sender} "
+            f"on {day(occurred_at)} {purpose}."
+        )
+    return (
+        f"{sentence_start(sender)} shared {what} with {recipient} on {day(occurred_at)} {purpose}."
+    )
+
+
+CONSENT_CHANGES = {
+    "given": "You gave consent to {org} {purpose}",
+    "withdrawn": "You withdrew your consent to {org} {purpose}",
+    "expired": "Your consent to {org} {purpose} ran out",
+    "renewed": "You renewed your consent to {org} {purpose}",
+}
+
+OBJECTION_CHANGES = {
+    "set": "You opted out of your data being used {purpose}{by}",
+    "lifted": "You opted back in to your data being used {purpose}{by}",
+}
+
+REQUEST_CHANGES = {
+    "received": "{org} received your request for a copy of your data",
+    "identity-verified": "{org} confirmed your identity for your request",
+    "clarification-requested": "{org} asked you to clarify your request; the time limit "
+    "pauses until you reply",
+    "clarification-received": "{org} received your clarification; the time limit restarts",
+    "extended": "{org} extended the time to answer your request",
+    "responded": "{org} answered your request",
+    "refused": "{org} refused your request; you can complain to the Information "
+    "Commissioner's Office",
+    "closed": "{org} closed your request",
+}
+
+
+def describe_change(
+    kind: str, organisation_name: str, occurred_at: datetime, detail: dict[str, Any]
+) -> str:
+    """A consent, opt-out or request change, as one sentence."""
+    org = organisation_name
+    purpose = _for((detail.get("purpose") or {}).get("text", ""))
+    change = detail["change"]
+    if kind == "consent":
+        text = CONSENT_CHANGES[change].format(org=org, purpose=purpose)
+    elif kind == "objection":
+        by = "" if detail.get("national") else f" by {org}"
+        text = OBJECTION_CHANGES[change].format(purpose=purpose, by=by)
+    else:
+        text = sentence_start(REQUEST_CHANGES[change].format(org=org))
+    return f"{text} on {day(occurred_at)}."

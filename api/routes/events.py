@@ -1,7 +1,10 @@
 """Submitting signed events over HTTP: the same envelope and checks as Kafka.
 
-The body bytes are the signed CloudEvent, verified exactly as received. The signature
-authenticates the caller (the read side adds JWT). Refusals are stored (channel
+The body bytes are the signed CloudEvent, verified exactly as received. Two checks
+authenticate the caller: a bearer token with the service role (401/403 before the body
+is read), and the event's signature by a key of a service of the token's organisation
+(403 ``forbidden`` otherwise, not stored: it is the caller, not the event, that is
+refused). Refusals are stored (channel
 ``http``), answered as RFC 9457 problem details whose ``type`` ends with the reason
 code, and published to ``ledger.rejected`` by the relay like every stored refusal.
 """
@@ -12,11 +15,14 @@ import hashlib
 import time
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth.policy import Service, forbidden
+from api.auth.tokens import Principal
 from api.problems import PROBLEM_BASE
 from ledger.application import Ledger
 from ledger.intake import Intake, utcnow
@@ -76,7 +82,7 @@ def _problem(refusal: Refusal) -> JSONResponse:
     status_code=202,
     responses={202: {"description": "Recorded (or already recorded): its ledger position"}},
 )
-async def submit_event(request: Request) -> JSONResponse:
+async def submit_event(request: Request, principal: Service) -> JSONResponse:
     """Record one signed CloudEvent; 202 with its ledger position, or a problem."""
     state = request.app.state
     intake: Intake = state.intake
@@ -87,15 +93,27 @@ async def submit_event(request: Request) -> JSONResponse:
         await run_in_threadpool(state.ledger.record, [], [_refusal_row(intake, b"", refusal)])
         return _problem(refusal)
     raw = await request.body()
-    return await run_in_threadpool(_record, state.ledger, intake, raw)
+    return await run_in_threadpool(_record, state.ledger, intake, raw, principal)
 
 
-def _record(ledger: Ledger, intake: Intake, raw: bytes) -> JSONResponse:
+def _signer_organisation(ledger: Ledger, raw: bytes) -> str | None:
+    # Only called once the intake has verified the signature, so the key is known.
+    key = ledger.key(str(orjson.loads(raw).get("signingkey", "")))
+    return key.organisation if key else None
+
+
+def _record(ledger: Ledger, intake: Intake, raw: bytes, principal: Principal) -> JSONResponse:
     try:
         submission = intake.assess(raw)
     except Refusal as refusal:
         ledger.record([], refusals=[_refusal_row(intake, raw, refusal)])
         return _problem(refusal)
+    if principal.organisation is None or principal.organisation != _signer_organisation(
+        ledger, raw
+    ):
+        problem = forbidden()
+        body = {"type": PROBLEM_BASE + problem.code, "title": problem.title, "status": 403}
+        return JSONResponse(body, status_code=403, media_type="application/problem+json")
     for attempt in range(1, ATTEMPTS + 1):
         try:
             outcome = ledger.record_batch(

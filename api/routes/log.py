@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from api.auth.policy import Verifier
 from api.problems import Problem
 from ledger.transparency.reader import LogLookupError, LogReader
 
@@ -27,7 +28,9 @@ def _problem(exc: LogLookupError) -> Problem:
 
 @router.get("/key")
 def key(request: Request) -> dict[str, str]:
-    """The log's public key: all an auditor needs to check heads and proofs offline."""
+    """The log's public key: all an auditor needs to check heads and proofs offline.
+
+    Open to all: a verifier's trust starts from this key, so it must be publishable."""
     log_key = _log(request).key
     return {
         "origin": log_key.name,
@@ -38,7 +41,7 @@ def key(request: Request) -> dict[str, str]:
 
 
 @router.get("/tree-heads/latest")
-def latest_tree_head(request: Request) -> dict[str, Any]:
+def latest_tree_head(request: Request, _: Verifier) -> dict[str, Any]:
     """The latest signed tree head."""
     reader = _log(request)
     try:
@@ -48,7 +51,7 @@ def latest_tree_head(request: Request) -> dict[str, Any]:
 
 
 @router.get("/tree-heads/{tree_size}")
-def tree_head(tree_size: int, request: Request) -> dict[str, Any]:
+def tree_head(tree_size: int, request: Request, _: Verifier) -> dict[str, Any]:
     """The tree head the log signed at this size (every one is kept)."""
     reader = _log(request)
     try:
@@ -59,7 +62,7 @@ def tree_head(tree_size: int, request: Request) -> dict[str, Any]:
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
 def checkpoint(
-    request: Request, tree_size: Annotated[int | None, Query(ge=0)] = None
+    request: Request, _: Verifier, tree_size: Annotated[int | None, Query(ge=0)] = None
 ) -> PlainTextResponse:
     """The latest (or a past) signed tree head as a C2SP checkpoint (signed note)."""
     reader = _log(request)
@@ -73,6 +76,7 @@ def checkpoint(
 @router.get("/proofs/inclusion")
 def inclusion_proof(
     request: Request,
+    _: Verifier,
     position: Annotated[int | None, Query(ge=1, description="ledger position")] = None,
     source: Annotated[str | None, Query(max_length=500, description="event source")] = None,
     id: Annotated[str | None, Query(max_length=500, description="event id")] = None,
@@ -92,7 +96,7 @@ def inclusion_proof(
 
 @router.get("/proofs/consistency")
 def consistency_proof(
-    request: Request, first: Size, second: Annotated[int | None, Query(ge=1)] = None
+    request: Request, _: Verifier, first: Size, second: Annotated[int | None, Query(ge=1)] = None
 ) -> dict[str, Any]:
     """Proof that the signed tree of size ``second`` (default: latest) extends ``first``."""
     try:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,8 +104,17 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     stop_ledger(running)
 
 
-def get_json(url: str) -> dict:  # type: ignore[type-arg]
-    with urllib.request.urlopen(url, timeout=10) as response:
+def demo_token(running: Running, name: str) -> str:
+    """A ready-made token the demo printed (``export NAME_TOKEN=...``)."""
+    prefix = f"export {name}_TOKEN="
+    line = next(line for line in running.lines if line.strip().startswith(prefix))
+    return line.strip().removeprefix(prefix)
+
+
+def get_json(url: str, token: str | None = None) -> dict:  # type: ignore[type-arg]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.load(response))
 
 
@@ -119,7 +129,9 @@ def ledger_cli(running: Running, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_demo_accesses_travel_through_kafka_to_the_citizens_timeline(running: Running) -> None:
-    body = get_json(f"{running.api}/v1/citizens/nhs-number:9434765919/timeline")
+    body = get_json(
+        f"{running.api}/v1/citizens/nhs-number:9434765919/timeline", demo_token(running, "ALEX")
+    )
 
     summaries = [e["summary"] for e in body["entries"]]
     assert len(summaries) == 3
@@ -128,6 +140,16 @@ def test_demo_accesses_travel_through_kafka_to_the_citizens_timeline(running: Ru
     )
     assert any(s.startswith("NHS England looked at your health summary") for s in summaries)
     assert "Alex's timeline:  curl " in "".join(running.lines)
+
+
+def test_the_api_refuses_a_request_without_a_token(running: Running) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get_json(f"{running.api}/v1/citizens/nhs-number:9434765919/timeline")
+    assert refused.value.code == 401
+    sam = demo_token(running, "SAM")
+    with pytest.raises(urllib.error.HTTPError) as forbidden:
+        get_json(f"{running.api}/v1/citizens/nhs-number:9434765919/timeline", sam)
+    assert forbidden.value.code == 403
 
 
 def test_the_forged_demo_event_is_stored_and_dead_lettered_with_its_reason(

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_ledger_run import Running, get_json, ledger_cli, start_ledger, stop_ledger
+from tests.e2e.test_ledger_run import (
+    Running,
+    demo_token,
+    get_json,
+    ledger_cli,
+    start_ledger,
+    stop_ledger,
+)
 from tests.support.folders import server_dir
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +39,9 @@ def sealed_entries(running: Running, timeout: float = 30) -> list[dict]:  # type
     # The sealer runs every second; wait until it has sealed Alex's entries.
     deadline = time.monotonic() + timeout
     while True:
-        entries = get_json(f"{running.api}/v1/citizens/{ALEX}/timeline")["entries"]
+        entries = get_json(
+            f"{running.api}/v1/citizens/{ALEX}/timeline", demo_token(running, "ALEX")
+        )["entries"]
         if entries and all(e["leaf_index"] is not None for e in entries):
             return list(entries)
         if time.monotonic() > deadline:
@@ -42,7 +51,11 @@ def sealed_entries(running: Running, timeout: float = 30) -> list[dict]:  # type
 
 def test_a_timeline_entry_is_proved_in_the_log_offline(running: Running, tmp_path: Path) -> None:
     entry = sealed_entries(running)[0]
-    with urllib.request.urlopen(running.api + entry["inclusion_proof"], timeout=10) as response:
+    request = urllib.request.Request(
+        running.api + entry["inclusion_proof"],
+        headers={"Authorization": f"Bearer {demo_token(running, 'ALEX')}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         proof = json.load(response)
     (tmp_path / "proof.json").write_text(json.dumps(proof))
     (tmp_path / "log.vkey").write_text(get_json(f"{running.api}/v1/log/key")["verifier_key"])
@@ -72,7 +85,11 @@ def test_the_running_log_audits_clean_and_exports(running: Running, tmp_path: Pa
 
 
 def test_the_checkpoint_is_served_as_a_signed_note(running: Running) -> None:
-    with urllib.request.urlopen(f"{running.api}/v1/log/checkpoint", timeout=10) as response:
+    request = urllib.request.Request(
+        f"{running.api}/v1/log/checkpoint",
+        headers={"Authorization": f"Bearer {demo_token(running, 'AUDITOR')}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         note = response.read().decode()
 
     assert note.startswith("ledger.example/log\n") and "\n\n\u2014 ledger.example/log " in note

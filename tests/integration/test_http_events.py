@@ -14,6 +14,7 @@ from ledger.intake import Intake
 from ledger.settings import Settings
 from tests.support.contract import example_intake, register_example_service, story
 from tests.support.ledger import scalar
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
     setup = Ledger.from_settings(settings)
     register_example_service(setup)
     setup.close()
-    with TestClient(create_app(settings)) as client:
+    service = bearer(settings, "service", organisation="DWP")
+    with TestClient(create_app(settings), headers=service) as client:
         # The examples are dated: give the app's intake the examples' clock.
         app_state: Any = client.app.state  # type: ignore[attr-defined]
         intake: Intake = example_intake(app_state.ledger, settings)

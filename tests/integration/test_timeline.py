@@ -16,6 +16,7 @@ from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
 from projections.runner import run_projections
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -63,8 +64,15 @@ def record_accesses(
     ledger.record(aggregates)
 
 
+def as_citizen(api: TestClient, nhs: str) -> dict[str, str]:
+    settings: Settings = api.app.state.settings  # type: ignore[attr-defined]
+    return bearer(settings, "citizen", f"nhs-number:{nhs}")
+
+
 def entries_of(api: TestClient, nhs: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
-    response = api.get(f"/v1/citizens/nhs-number:{nhs}/timeline", params=params)
+    response = api.get(
+        f"/v1/citizens/nhs-number:{nhs}/timeline", params=params, headers=as_citizen(api, nhs)
+    )
     assert response.status_code == 200, response.text
     return list(response.json()["entries"])
 
@@ -104,10 +112,9 @@ def test_entries_come_newest_first_in_pages(
     record_accesses(ledger, settings, *[ALEX] * 5)
     wait_until(lambda: len(entries_of(api, ALEX)) == 5, what="5 entries")
 
-    first = api.get(f"/v1/citizens/nhs-number:{ALEX}/timeline", params={"limit": 2}).json()
-    second = api.get(
-        f"/v1/citizens/nhs-number:{ALEX}/timeline", params={"limit": 2, "after": first["next"]}
-    ).json()
+    url, alex = f"/v1/citizens/nhs-number:{ALEX}/timeline", as_citizen(api, ALEX)
+    first = api.get(url, params={"limit": 2}, headers=alex).json()
+    second = api.get(url, params={"limit": 2, "after": first["next"]}, headers=alex).json()
 
     every = entries_of(api, ALEX)
     assert [e["position"] for e in every] == sorted(e["position"] for e in every)  # newest first
@@ -117,7 +124,7 @@ def test_entries_come_newest_first_in_pages(
 
 
 def test_an_invalid_identifier_is_a_problem_not_a_lookup(api: TestClient) -> None:
-    response = api.get("/v1/citizens/nhs-number:1234567890/timeline")
+    response = api.get("/v1/citizens/nhs-number:1234567890/timeline", headers=as_citizen(api, ALEX))
 
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
@@ -136,7 +143,7 @@ def test_the_view_tracks_its_position_in_the_same_database(
         lambda: (
             scalar(
                 settings.database_url,
-                "SELECT notification_id FROM timeline_tracking WHERE application_name = 'ledger'",
+                "SELECT notification_id FROM timeline.tracking WHERE application_name = 'ledger'",
             )
             == last
         ),

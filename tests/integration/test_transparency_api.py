@@ -19,6 +19,7 @@ from ledger.settings import Settings
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead, parse_checkpoint
 from ledger.transparency.sealer import Sealer, signer_from_settings
 from tests.integration.test_transparency_sealer import event_rows, record_events
+from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     record_events(ledger, 2, "UNSEALED")
     ledger.close()
     sealer.close()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(settings, "auditor")) as client:
         yield client
 
 

@@ -1,0 +1,197 @@
+"""Consent decision benchmark: p99 latency of POST /v1/decisions/share at a fixed offered
+rate (open loop: requests are sent on schedule, whether or not earlier ones answered).
+
+Runs its own embedded PostgreSQL (or LEDGER_DATABASE_URL) and one `ledger api` process
+(one uvicorn worker), seeds an agreement and consents for many citizens, and prints the
+latency percentiles. The issue's target: p99 under 10 ms at 500 requests/s.
+
+    python bench/decisions.py --rate 500 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.rebuild import fresh_database  # noqa: E402
+from cli.supervisor import wait_http  # noqa: E402
+from infra.ports import free_port  # noqa: E402
+from infra.postgres import EmbeddedPostgres  # noqa: E402
+from ledger.application import Ledger  # noqa: E402
+from ledger.domain.agreement import DataSharingAgreement  # noqa: E402
+from ledger.domain.consent import Consent  # noqa: E402
+from ledger.settings import Settings  # noqa: E402
+from projections.runner import LogReader, ViewRunner, prepare_views  # noqa: E402
+from projections.views import all_projections  # noqa: E402
+from tests.support.stream import nhs_numbers  # noqa: E402
+from tests.support.tokens import token  # noqa: E402
+from tests.support.views import agreement_terms, save_all, subject_key  # noqa: E402
+
+
+def seed(settings: Settings, people: list[str]) -> None:
+    ledger = Ledger.from_settings(settings)
+    at = datetime.now(UTC) - timedelta(days=7)
+    agreement = DataSharingAgreement(
+        reference="DSA-C", terms=agreement_terms("consent", ("research",)), at=at, submission=None
+    )
+    consents = [
+        Consent(
+            subject_key=subject_key(settings, f"nhs-number:{n}"),
+            controller="DWP",
+            purpose={"code": "research", "text": "research"},
+            terms={},
+            at=at,
+            expires_at=None,
+            submission=None,
+        )
+        for n in people[::2]  # half the people consented
+    ]
+    save_all(ledger, [agreement, *consents])
+    prepare_views(settings)
+    with psycopg.connect(settings.database_url) as conn:
+        for projection in all_projections():
+            ViewRunner(projection, LogReader(ledger), conn, batch=2000).catch_up()
+    ledger.close()
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection on raw asyncio streams: a load generator far
+    cheaper per request than an HTTP client library, so the server is what is measured."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def post(self, request: bytes) -> int:
+        self.writer.write(request)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+
+def request_bytes(host: str, token: str, subject: str) -> bytes:
+    body = orjson.dumps(
+        {
+            "sender": "DWP",
+            "recipient": "HMRC",
+            "subject": f"nhs-number:{subject}",
+            "purpose": "research",
+            "categories": ["income"],
+        }
+    )
+    head = (
+        f"POST /v1/decisions/share HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def offer(
+    port: int, token: str, people: list[str], rate: int, seconds: float, connections: int = 32
+) -> tuple[list[float], int]:
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(Connection(*await asyncio.open_connection("127.0.0.1", port)))
+    requests = [request_bytes(f"127.0.0.1:{port}", token, n) for n in people]
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal errors
+        connection = await pool.get()  # waiting for a free connection counts as latency
+        try:
+            status = await connection.post(requests[i % len(requests)])
+        finally:
+            pool.put_nowait(connection)
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+        errors += status != 200
+
+    for i in range(300):  # warm up
+        await one(i, time.perf_counter())
+    latencies.clear()
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    await asyncio.gather(*tasks)
+    return latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--people", type=int, default=10_000)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    pg = None
+    dsn = os.environ.get("LEDGER_DATABASE_URL", "")
+    if not dsn:
+        pg = EmbeddedPostgres(home / "pgdata")
+        dsn = pg.start()
+    api = None
+    try:
+        settings = fresh_database(dsn, home)
+        settings = Settings(
+            **{**settings.__dict__, "api_port": free_port(), "log_level": "WARNING"}
+        )
+        people = nhs_numbers(args.people)
+        seed(settings, people)
+        env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+        api = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "api"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{settings.api_port}"
+        wait_http(url + "/healthz", timeout=60)
+        service = token(settings, "service", organisation="DWP")
+        latencies, errors = asyncio.run(
+            offer(settings.api_port, service, people, args.rate, args.seconds)
+        )
+        latencies.sort()
+        p = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))]  # noqa: E731
+        print(
+            f"decisions: {len(latencies):,} requests offered at {args.rate}/s "
+            f"for {args.seconds:g} s, {errors} errors"
+        )
+        print(
+            f"latency:   p50 {statistics.median(latencies):.1f} ms, p90 {p(0.90):.1f} ms, "
+            f"p99 {p(0.99):.1f} ms, max {latencies[-1]:.1f} ms"
+        )
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(timeout=20)
+        if pg is not None:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Projection benchmark: how fast the batched runner builds the citizen timeline.
+
+Runs on its own embedded PostgreSQL (or LEDGER_DATABASE_URL). It fills a fresh ledger
+with data-accessed events, then measures and prints:
+
+1. the timeline view catching up from nothing (one transaction per batch): events/s;
+2. ``ledger projections rebuild timeline`` (shadow schema, then swap): events/s;
+3. latency from a ledger commit to the entry being visible in the view, with the
+   runner following the log (LISTEN/NOTIFY): median and p99.
+
+    python bench/rebuild.py --events 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.postgres import EmbeddedPostgres  # noqa: E402
+from ledger.application import Ledger  # noqa: E402
+from ledger.settings import Settings  # noqa: E402
+from projections.rebuild import rebuild  # noqa: E402
+from projections.runner import LogReader, ViewRunner, run_projections  # noqa: E402
+from projections.timeline import TimelineProjection  # noqa: E402
+from projections.view import tracked_position  # noqa: E402
+from tests.support.views import access, save_all  # noqa: E402
+
+
+def fresh_database(dsn: str, home: Path) -> Settings:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return Settings(home=home, database_url=dsn.rsplit("/", 1)[0] + "/" + name, secret="5a" * 32)
+
+
+def fill(settings: Settings, events: int, people: int = 5_000) -> int:
+    ledger = Ledger.from_settings(settings)
+    try:
+        started = time.perf_counter()
+        last = save_all(ledger, [access(f"subject-{i % people:05d}") for i in range(events)])
+        print(f"ledger filled:       {events:>9,} events in {time.perf_counter() - started:.1f} s")
+        return last
+    finally:
+        ledger.close()
+
+
+def catch_up(settings: Settings, batch: int) -> float:
+    projection = TimelineProjection("timeline_bench")
+    ledger = Ledger.from_settings(settings)
+    with psycopg.connect(settings.database_url) as conn:
+        projection.create(conn)
+        runner = ViewRunner(projection, LogReader(ledger), conn, batch=batch)
+        started = time.perf_counter()
+        moved = runner.catch_up()
+        seconds = time.perf_counter() - started
+    ledger.close()
+    return moved / seconds
+
+
+def latency(settings: Settings, samples: int) -> list[float]:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
+    thread.start()
+    ledger = Ledger.from_settings(settings)
+    found: list[float] = []
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            time.sleep(2)  # the runner starts and catches up
+            for _ in range(samples):
+                started = time.perf_counter()
+                position = save_all(ledger, [access("subject-latency")])
+                while tracked_position(conn.cursor(), "timeline") < position:
+                    time.sleep(0.001)
+                found.append((time.perf_counter() - started) * 1000)
+                time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        ledger.close()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--samples", type=int, default=100)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    pg = None
+    dsn = os.environ.get("LEDGER_DATABASE_URL", "")
+    if not dsn:
+        pg = EmbeddedPostgres(home / "pgdata")
+        dsn = pg.start()
+    try:
+        settings = fresh_database(dsn, home)
+        fill(settings, args.events)
+        rate = catch_up(settings, args.batch)
+        print(f"timeline catch-up:   {rate:>9,.0f} events/s  ({args.batch} events per transaction)")
+        rebuilt = rebuild(settings, "timeline")
+        print(
+            f"timeline rebuild:    {rebuilt.rate:>9,.0f} events/s  ({rebuilt.position:,} events, "
+            f"{rebuilt.seconds:.1f} s, shadow schema then swap)"
+        )
+        found = sorted(latency(settings, args.samples))
+        p99 = found[min(len(found) - 1, int(len(found) * 0.99))]
+        print(
+            f"commit -> visible:   median {statistics.median(found):.1f} ms, p99 {p99:.1f} ms "
+            f"({len(found)} samples)"
+        )
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""What a view is: a PostgreSQL schema of tables, fed by a projection, tracked in place.
+
+Each view lives in its own schema (``timeline``, ``consent``, ...) with a one-row
+``tracking`` table holding the last ledger position the view has applied. View rows and
+the tracking row are written in the same transaction, so a crash neither loses nor
+doubles an update. Rebuilding builds the same tables in a shadow schema
+(``<name>__next``) and swaps the two by renaming (see :mod:`projections.rebuild`):
+readers name tables through the schema, so they see the new view at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from psycopg import Connection, Cursor, errors
+from psycopg.sql import SQL, Composed, Identifier
+
+TRACKING = "ledger"  # the name of the one tracking row: the log this view follows
+
+# Serialises the DDL of views (and a rebuild's swap) across processes.
+VIEW_DDL_LOCK = 0x1ED6E6
+
+
+class Projection:
+    """One view: its schema, the event topics it reads, its DDL and its handlers.
+
+    Subclasses declare ``name``, ``topics`` and ``tables`` (DDL with ``{s}`` standing for
+    the schema), and a ``singledispatchmethod`` ``apply(event, position, cursor)`` per
+    event type. Handlers may write at once with the cursor, or buffer rows with
+    :meth:`copy_later` for ``COPY`` at the end of the batch (:meth:`flush`), which is what
+    keeps bulk writes fast.
+    """
+
+    name: ClassVar[str]
+    topics: ClassVar[Sequence[str]]
+    tables: ClassVar[Sequence[str]]
+
+    def __init__(self, schema: str | None = None) -> None:
+        self.schema = schema or self.name
+        self._copies: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+
+    def sql(self, text: str) -> Composed:
+        """``text`` with ``{s}`` replaced by this view's schema, safely quoted."""
+        return SQL(text).format(s=Identifier(self.schema))
+
+    def apply(self, event: Any, position: int, curs: Cursor[Any]) -> None:
+        """Apply one event; events of types without a handler change nothing."""
+
+    def copy_later(self, table: str, columns: tuple[str, ...], row: tuple[Any, ...]) -> None:
+        self._copies.setdefault((table, columns), []).append(row)
+
+    def flush(self, curs: Cursor[Any]) -> None:
+        """Write buffered rows (``COPY``), before the batch's tracking row."""
+        for (table, columns), rows in self._copies.items():
+            statement = SQL("COPY {}.{} ({}) FROM STDIN").format(
+                Identifier(self.schema), Identifier(table), SQL(", ").join(map(Identifier, columns))
+            )
+            with curs.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        self._copies.clear()
+
+    def discard(self) -> None:
+        """Forget buffered rows (the batch's transaction rolled back)."""
+        self._copies.clear()
+
+    def create(self, conn: Connection[Any]) -> None:
+        """Create the schema, tables and tracking row if missing (idempotent)."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (VIEW_DDL_LOCK,))
+            conn.execute(self.sql("CREATE SCHEMA IF NOT EXISTS {s}"))
+            for statement in (*self.tables, *TRACKING_DDL):
+                conn.execute(self.sql(statement))
+
+
+TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS {s}.tracking ("
+    "application_name text PRIMARY KEY, notification_id bigint NOT NULL)",
+    "INSERT INTO {s}.tracking VALUES ('ledger', 0) ON CONFLICT DO NOTHING",  # TRACKING
+)
+
+
+def tracked_position(curs: Cursor[Any], schema: str, *, lock: bool = False) -> int:
+    """The last ledger position the view in ``schema`` has applied (0 if none)."""
+    statement = SQL("SELECT notification_id FROM {}.tracking WHERE application_name = %s").format(
+        Identifier(schema)
+    )
+    if lock:  # one writer per view at a time, however many runners were started
+        statement += SQL(" FOR UPDATE")
+    row = curs.execute(statement, (TRACKING,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def lock_view(curs: Cursor[Any], name: str) -> None:
+    """Hold the live view for this transaction: its batches and a rebuild's swap take
+    turns, and no table lock is held while waiting (so the swap cannot deadlock)."""
+    curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"view:{name}",))
+
+
+def write_tracking(curs: Cursor[Any], schema: str, position: int) -> None:
+    curs.execute(
+        SQL("UPDATE {}.tracking SET notification_id = %s WHERE application_name = %s").format(
+            Identifier(schema)
+        ),
+        (position, TRACKING),
+    )
+
+
+def positions(conn: Connection[Any], names: Iterable[str]) -> dict[str, int]:
+    """The tracked position of each named view (missing views are at 0)."""
+    found: dict[str, int] = {}
+    with conn.cursor() as curs:
+        for name in names:
+            try:
+                found[name] = tracked_position(curs, name)
+            except errors.UndefinedTable:  # not created yet
+                conn.rollback()
+                found[name] = 0
+    return found

@@ -1,0 +1,114 @@
+"""Bearer tokens: the development issuer, and production issuers known by their JWKS."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from api.auth.tokens import DevIssuer, TokenRefused, TokenVerifier
+from ledger.keyring import Keyring
+from ledger.settings import Settings, SettingsError
+from ledger.subjects import SubjectId
+
+SECRET = "0f" * 32
+DEV = Settings(secret=SECRET)
+ISSUER = "https://oidc.integration.account.gov.uk/"
+
+
+@pytest.fixture
+def jwks_server(tmp_path: Path) -> Iterator[str]:
+    """An OIDC provider's JWKS endpoint, on loopback (what One Login publishes)."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    server.shutdown()
+
+
+def production(tmp_path: Path, jwks_url: str) -> tuple[Settings, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [{**jwk, "kid": "p1", "use": "sig"}]}))
+    settings = Settings(env="production", secret=SECRET, auth_issuer=ISSUER, auth_jwks_url=jwks_url)
+    return settings, key
+
+
+def one_login_token(key: ec.EllipticCurvePrivateKey, **claims: object) -> str:
+    now = int(time.time())
+    body = {
+        "iss": ISSUER,
+        "aud": "urn:ledger:api",
+        "sub": "urn:fdc:gov.uk:2022:abcdefghij0123456789",
+        "iat": now,
+        "exp": now + 300,
+        "roles": ["citizen"],
+        **claims,
+    }
+    return jwt.encode(body, key, algorithm="ES256", headers={"kid": "p1"})
+
+
+def test_a_dev_token_names_the_citizens_linked_subjects_as_pseudonyms() -> None:
+    keyring = Keyring.from_settings(DEV)
+    token = DevIssuer(keyring, DEV).issue("citizen", subjects=["nhs-number:9434765919"])
+
+    principal = TokenVerifier(keyring, DEV).verify(token)
+
+    expected = keyring.pseudonymiser.subject_key(SubjectId.from_text("nhs-number:9434765919"))
+    assert principal.roles == {"citizen"} and principal.subject_keys == {expected}
+    assert "9434765919" not in str(principal)
+
+
+def test_production_verifies_tokens_of_the_configured_issuer_by_its_jwks(
+    tmp_path: Path, jwks_server: str
+) -> None:
+    settings, key = production(tmp_path, jwks_server)
+    keyring = Keyring.from_settings(settings)
+
+    principal = TokenVerifier(keyring, settings).verify(one_login_token(key))
+
+    one_login = SubjectId.from_text("one-login:urn:fdc:gov.uk:2022:abcdefghij0123456789")
+    assert principal.subject_keys == {keyring.pseudonymiser.subject_key(one_login)}
+
+
+def test_production_refuses_dev_tokens_and_will_not_issue_them(
+    tmp_path: Path, jwks_server: str
+) -> None:
+    settings, _ = production(tmp_path, jwks_server)
+    keyring = Keyring.from_settings(settings)
+    dev_token = DevIssuer(Keyring.from_settings(DEV), DEV).issue("admin")
+
+    with pytest.raises(TokenRefused) as refused:
+        TokenVerifier(keyring, settings).verify(dev_token)
+    assert refused.value.code == "token-invalid"
+    with pytest.raises(SettingsError):
+        DevIssuer(keyring, settings)
+
+
+def test_production_without_an_issuer_and_jwks_does_not_start() -> None:
+    settings = Settings(env="production", secret=SECRET)
+    with pytest.raises(SettingsError, match="LEDGER_AUTH_JWKS_URL"):
+        TokenVerifier(Keyring.from_settings(settings), settings)
+
+
+def test_a_token_from_another_issuer_with_the_same_key_is_refused(
+    tmp_path: Path, jwks_server: str
+) -> None:
+    settings, key = production(tmp_path, jwks_server)
+    with pytest.raises(TokenRefused):
+        TokenVerifier(Keyring.from_settings(settings), settings).verify(
+            one_login_token(key, iss="https://evil.example/")
+        )
+
+
+def test_an_unknown_role_cannot_be_issued() -> None:
+    with pytest.raises(ValueError, match="unknown role"):
+        DevIssuer(Keyring.from_settings(DEV), DEV).issue("superuser")
