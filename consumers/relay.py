@@ -65,8 +65,10 @@ def _subject_key(notification: Notification) -> bytes:
         state = json.loads(notification.state)
     except ValueError:
         state = {}
-    keys = state.get("subject_keys") if isinstance(state, dict) else None
-    return (keys[0] if keys else str(notification.originator_id)).encode()
+    if not isinstance(state, dict):
+        state = {}
+    keys = state.get("subject_keys") or [state.get("subject_key")]  # facts / stateful events
+    return str(keys[0] or notification.originator_id).encode()
 
 
 class LedgerEvents:

@@ -77,7 +77,9 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "type": "object",
             "required": ["ledger-position", "ledger-topic"],
             "properties": {
-                "ledger-position": _header("Position in the ledger (increasing, may have gaps)"),
+                "ledger-position": _header(
+                    "Position in the ledger (increasing, may have gaps): the dedupe key"
+                ),
                 "ledger-topic": _header("The domain event's class, e.g. ...Consent.Withdrawn"),
                 "ledger-originator-id": _header("The aggregate's id"),
                 "ledger-originator-version": _header("The event's version in that aggregate"),
@@ -113,12 +115,22 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
             },
             "rejected": {
                 "address": "ledger.rejected",
-                "description": "Dead letters: refused submissions and why.",
+                "description": (
+                    "Dead letters: refused submissions (original bytes) and why, published "
+                    "from the ledger's stored refusals at least once; dedupe by the "
+                    "ledger-refusal-id header."
+                ),
                 "messages": {"rejected": {"$ref": "#/components/messages/rejected"}},
             },
             "events": {
                 "address": "ledger.events",
-                "description": "The committed log, in ledger order, for downstream consumers.",
+                "description": (
+                    "The committed log for downstream consumers: published in ledger order "
+                    "after commit, at least once (a relay restart may resend its last "
+                    "unacknowledged batch). Dedupe by the ledger-position header; positions "
+                    "increase but may have gaps. Records are keyed by subject key, so one "
+                    "citizen's events keep their order within a partition."
+                ),
                 "messages": {"committed": {"$ref": "#/components/messages/committed"}},
             },
         },
