@@ -77,6 +77,7 @@ class IngestWorker:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
             max_poll_records=settings.ingest_batch,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
 
     def seek_to_tracked(self, partitions: Sequence[TopicPartition]) -> None:

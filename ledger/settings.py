@@ -45,6 +45,9 @@ class Settings:
     ingest_group: str = _setting("ledger-ingest", "Consumer group of the ingest workers")
     session_timeout_ms: int = _setting(6000, "Kafka consumer session timeout (see BROKER notes)")
     heartbeat_interval_ms: int = _setting(2000, "Kafka consumer heartbeat interval")
+    fetch_max_wait_ms: int = _setting(
+        100, "Longest a worker's fetch waits for more records (latency vs. fewer requests)"
+    )
     ingest_batch: int = _setting(
         200, "Most events one ledger transaction carries (<=250: see docs)"
     )
