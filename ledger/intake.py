@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 from ledger import signing
 from ledger.catalogue import (
+    KEY_REVOKED,
+    KEY_ROTATED,
     EventType,
     Received,
     Submission,
@@ -62,6 +64,17 @@ def utcnow() -> datetime:
 
 def parse_time(text: str) -> datetime:
     return parse_instant(text)
+
+
+def _retires(
+    type_name: str, data: dict[str, Any], at: datetime
+) -> tuple[tuple[str, datetime, str], ...]:
+    """The key a rotation or revocation takes out of use, from when, and the refusal."""
+    if type_name == KEY_REVOKED:
+        return ((str(data["key_id"]), at, Reason.REVOKED_KEY.value),)
+    if type_name == KEY_ROTATED:
+        return ((str(data["old_key_id"]), at, Reason.RETIRED_KEY.value),)
+    return ()
 
 
 class Intake:
@@ -124,6 +137,8 @@ class Intake:
             raw_sha256=received.raw_sha256,
             raw_sealed=sealed,
             changes=changes,
+            signing_key=key.key_id,
+            retires=_retires(kind.name, event["data"], occurred_at),
         )
 
     @staticmethod

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -101,6 +102,7 @@ class Batch:
     ) -> BatchOutcome:
         known = self.store.submitted(list({s.key for s in submissions}))
         seen: dict[tuple[str, str], int] = {}  # key -> index of the first in this batch
+        retired: dict[str, tuple[datetime, str]] = {}  # key id -> (from, refusal reason)
         chunk = _Chunk()
         for index, submission in enumerate(submissions):
             key = submission.key
@@ -117,6 +119,16 @@ class Batch:
             ):
                 self._save(chunk)
                 chunk = _Chunk()
+            taken_out = retired.get(submission.signing_key)
+            if taken_out is not None and submission.occurred_at >= taken_out[0]:
+                # The registry the intake checked predates this batch's own rotation or
+                # revocation of the key: judge the event as the next batch would.
+                when, reason = taken_out
+                detail = f"key {submission.signing_key} is out of use from {when.isoformat()}"
+                self.outcome.refused[index] = self.refusal_for(
+                    index, Refusal(Reason(reason), detail)
+                )
+                continue
             try:
                 changed = self._apply(submission)
             except InvariantViolated as broken:
@@ -127,6 +139,8 @@ class Batch:
                 self.outcome.refused[index] = self.refusal_for(index, refusal)
                 continue
             seen[key] = index
+            for key_id, when, reason in submission.retires:
+                retired[key_id] = (when, reason)
             for aggregate in changed:
                 chunk.aggregates[aggregate.id] = aggregate
             first = changed[0]

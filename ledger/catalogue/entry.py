@@ -71,6 +71,10 @@ class Submission:
     raw_sha256: str
     raw_sealed: bytes
     changes: tuple[Change, ...]
+    signing_key: str = ""
+    # Keys this submission retires from a time on: (key id, from, refusal reason code).
+    # Later submissions of the same batch signed by such a key are judged against it.
+    retires: tuple[tuple[str, datetime, str], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:

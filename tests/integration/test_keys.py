@@ -135,9 +135,11 @@ def test_a_key_cannot_be_rotated_twice_from_the_same_old_key(
     outcome = ledger.record_batch(
         [intake.assess(canonical(first)), intake.assess(canonical(second))]
     )
+    # The second is signed by the key the first one retired, from the same time: it is
+    # refused as the next batch's intake would refuse it.
     assert list(outcome.refused) == [1]
-    assert outcome.refused[1].reason == Reason.INVARIANT_VIOLATED
-    assert "no longer current" in outcome.refused[1].detail
+    assert outcome.refused[1].reason == Reason.RETIRED_KEY
+    assert "out of use" in outcome.refused[1].detail
 
 
 def test_a_key_registered_today_may_sign_events_about_yesterday(
@@ -148,3 +150,28 @@ def test_a_key_registered_today_may_sign_events_about_yesterday(
     fresh = SigningKey.generate()
     ledger.register_key(EXAMPLE_SOURCE, fresh.public_key, EXAMPLE_NOW)
     assert example_intake(ledger, settings).assess(_access(fresh, BEFORE, "back-filled"))
+
+
+def test_a_revocation_applies_to_later_events_of_the_same_batch(
+    ledger: Ledger, settings: Settings
+) -> None:
+    key = published_test_key()
+    intake = example_intake(ledger, settings)
+    revocation = Emitter(EXAMPLE_SOURCE, key).build(
+        KEY_REVOKED,
+        {"service": EXAMPLE_SOURCE, "key_id": key.key_id, "reason": "laptop stolen"},
+        event_id="revoke-now",
+        time=AT,
+    )
+    # Both pass the intake: the registry it reads does not know the revocation yet.
+    batch = [
+        intake.assess(canonical(revocation)),
+        intake.assess(_access(key, BEFORE, "signed-before")),
+        intake.assess(_access(key, AFTER, "claims-later")),
+    ]
+
+    outcome = ledger.record_batch(batch)
+
+    assert sorted(outcome.refused) == [2]
+    assert outcome.refused[2].reason == Reason.REVOKED_KEY
+    assert len(outcome.appended) == 2  # the revocation and the earlier access
