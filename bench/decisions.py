@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -140,6 +141,59 @@ async def offer(
     return latencies, errors
 
 
+def decide(url: str, token: str, subject: str) -> bool:
+    request = urllib.request.Request(
+        url + "/v1/decisions/share",
+        data=orjson.dumps(
+            {
+                "sender": "DWP",
+                "recipient": "HMRC",
+                "subject": f"nhs-number:{subject}",
+                "purpose": "research",
+                "categories": ["income"],
+            }
+        ),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return bool(orjson.loads(response.read())["allowed"])
+
+
+def withdrawal_latency(
+    settings: Settings, url: str, token: str, people: list[str], samples: int
+) -> list[float]:
+    """Seconds from a consent withdrawal's commit until the decision says no, with the
+    real projection runner (`ledger project`) keeping the views."""
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "project"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ledger = Ledger.from_settings(settings)
+    found: list[float] = []
+    try:
+        time.sleep(2)  # the runner starts and finds its views caught up
+        for person in people[: 2 * samples : 2]:  # people who consented
+            assert decide(url, token, person), "a consenting person should be allowed"
+            key = subject_key(settings, f"nhs-number:{person}")
+            consent: Consent = ledger.repository.get(
+                Consent.create_id(key, "DWP", {"code": "research"})
+            )
+            consent.withdraw(datetime.now(UTC), None)
+            ledger.save(consent)
+            committed = time.perf_counter()
+            while decide(url, token, person):
+                time.sleep(0.005)
+            found.append(time.perf_counter() - committed)
+    finally:
+        ledger.close()
+        projector.terminate()
+        projector.wait(timeout=20)
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -147,6 +201,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--withdrawals", type=int, default=20)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     pg = None
@@ -184,6 +239,12 @@ def main() -> None:
         print(
             f"latency:   p50 {statistics.median(latencies):.1f} ms, p90 {p(0.90):.1f} ms, "
             f"p99 {p(0.99):.1f} ms, max {latencies[-1]:.1f} ms"
+        )
+        withdrawals = withdrawal_latency(settings, url, service, people, args.withdrawals)
+        print(
+            f"withdrawal -> decision says no: median {statistics.median(withdrawals) * 1000:.0f}"
+            f" ms, max {max(withdrawals) * 1000:.0f} ms over {len(withdrawals)} withdrawals"
+            " (target: within 1 s)"
         )
     finally:
         if api is not None:
