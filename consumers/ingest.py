@@ -142,6 +142,9 @@ class IngestWorker:
 
     def _append(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = time.perf_counter()
+        # A rotation or revocation another worker committed takes effect from our next
+        # batch, not a second later (reads only key events recorded since the last batch).
+        self.ledger.refresh_registry()
         submissions, accepted_from, refusals = [], [], []
         for record in records:
             try:

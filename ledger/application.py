@@ -173,18 +173,32 @@ class Ledger(Application[UUID]):
             found = self._directory.get(key_id)
         return found
 
+    @property
+    def registry_position(self) -> int:
+        """How far into the log the key registry has read."""
+        return self._registry_position
+
     def refresh_registry(self) -> None:
+        """Apply key events recorded since the last refresh, up to the log's head.
+
+        The position advances to the head even when no key event was found: positions
+        become visible in commit order (every append holds the events table's lock), so
+        nothing can appear below the head later, and the next refresh reads only what is
+        new instead of everything since the last key change.
+        """
         with self._registry_lock:
             self._registry_read_at = time.monotonic()
-            while True:
+            head = self.recorder.max_notification_id() or 0
+            while self._registry_position < head:
                 notifications = self.recorder.select_notifications(
-                    start=self._registry_position + 1, limit=10_000, topics=KEY_TOPICS
+                    start=self._registry_position + 1, limit=10_000, stop=head, topics=KEY_TOPICS
                 )
                 for notification in notifications:
-                    self._registry_position = notification.id
                     self._directory.apply(self.mapper.to_domain_event(notification))
                 if len(notifications) < 10_000:
-                    return
+                    self._registry_position = head
+                else:
+                    self._registry_position = notifications[-1].id
 
     # The write path.
 

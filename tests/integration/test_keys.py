@@ -175,3 +175,30 @@ def test_a_revocation_applies_to_later_events_of_the_same_batch(
     assert sorted(outcome.refused) == [2]
     assert outcome.refused[2].reason == Reason.REVOKED_KEY
     assert len(outcome.appended) == 2  # the revocation and the earlier access
+
+
+def test_the_registry_reads_up_to_the_head_and_then_only_what_is_new(
+    ledger: Ledger, settings: Settings
+) -> None:
+    key = published_test_key()
+    intake = example_intake(ledger, settings)
+    ledger.record_batch([intake.assess(_access(key, BEFORE, f"access-{n}")) for n in range(20)])
+    ledger.refresh_registry()
+    head = ledger.recorder.max_notification_id()
+    assert ledger.registry_position == head  # not the last key event's position
+
+    successor = SigningKey.generate()
+    rotation = Emitter(EXAMPLE_SOURCE, key).build(
+        KEY_ROTATED,
+        {
+            "service": EXAMPLE_SOURCE,
+            "old_key_id": key.key_id,
+            "public_key": b64url(successor.public_key),
+        },
+        event_id="rotate-after-the-accesses",
+        time=AT,
+    )
+    ledger.record_batch([intake.assess(canonical(rotation))])
+    ledger.refresh_registry()
+
+    assert _refused(intake, _access(key, AFTER, "after-rotation")) == Reason.RETIRED_KEY
