@@ -11,7 +11,6 @@ tracked.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -27,7 +26,7 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.metrics import IngestMetrics
 from ledger.application import Ledger
-from ledger.intake import Intake, utcnow
+from ledger.intake import Intake
 from ledger.persistence import RefusalRow, kafka_tracking_name
 from ledger.recording import BatchOutcome
 from ledger.refusals import Refusal
@@ -205,19 +204,16 @@ class IngestWorker:
         except KafkaError as exc:
             log.info("Kafka offset commit for %s failed (tracked in PostgreSQL): %s", tp, exc)
 
-    def _refusal_row(self, refusal: Refusal, tp: TopicPartition, record: object) -> RefusalRow:
-        raw: bytes = getattr(record, "value", b"") or b""
-        return RefusalRow(
-            reason=str(refusal.reason),
-            detail=refusal.detail,
-            pointer=refusal.pointer,
-            received_at=utcnow(),
-            raw_sha256=hashlib.sha256(raw).hexdigest(),
-            raw_sealed=self.intake.keyring.seal(raw),
-            channel="kafka",
+    def _refusal_row(
+        self, refusal: Refusal, tp: TopicPartition, record: ConsumerRecord
+    ) -> RefusalRow:
+        return self.intake.refusal_row(
+            refusal,
+            record.value or b"",
+            "kafka",
             topic=tp.topic,
             partition=tp.partition,
-            offset=getattr(record, "offset", None),
+            offset=record.offset,
         )
 
     def close(self) -> None:

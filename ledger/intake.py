@@ -29,6 +29,7 @@ from ledger.catalogue import (
     schema_errors,
 )
 from ledger.keyring import Keyring
+from ledger.persistence import RefusalRow
 from ledger.refusals import Reason, Refusal
 from ledger.settings import Settings
 
@@ -105,6 +106,12 @@ class Intake:
             max_bytes=settings.max_event_bytes,
             max_future=timedelta(seconds=settings.max_future_seconds),
             max_past=timedelta(seconds=settings.max_past_seconds),
+        )
+
+    def refusal_row(self, refusal: Refusal, raw: bytes, channel: str, **where: Any) -> RefusalRow:
+        """A refusal as stored: the reason, and the received bytes sealed."""
+        return RefusalRow.of(
+            refusal, hashlib.sha256(raw).hexdigest(), self.keyring.seal(raw), channel, **where
         )
 
     def assess(self, raw: bytes) -> Submission:

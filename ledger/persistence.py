@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +21,8 @@ from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+
+from ledger.refusals import Refusal
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,32 @@ class RefusalRow:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        refusal: Refusal,
+        raw_sha256: str,
+        raw_sealed: bytes,
+        channel: str,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> RefusalRow:
+        """The stored form of a refusal, received now."""
+        return cls(
+            reason=str(refusal.reason),
+            detail=refusal.detail,
+            pointer=refusal.pointer,
+            received_at=datetime.now(UTC),
+            raw_sha256=raw_sha256,
+            raw_sealed=raw_sealed,
+            channel=channel,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+        )
 
 
 def _like_prefix(prefix: str) -> str:

@@ -29,7 +29,6 @@ from eventsourcing.persistence import Recording, Tracking
 
 from ledger.catalogue import Submission
 from ledger.domain import InvariantViolated
-from ledger.intake import utcnow
 from ledger.persistence import RefusalRow
 from ledger.refusals import Reason, Refusal
 
@@ -65,15 +64,7 @@ class BatchOutcome:
 
 def direct_refusal(submission: Submission, refusal: Refusal, channel: str) -> RefusalRow:
     """A refusal row for a submission that did not come from Kafka."""
-    return RefusalRow(
-        reason=str(refusal.reason),
-        detail=refusal.detail,
-        pointer=refusal.pointer,
-        received_at=utcnow(),
-        raw_sha256=submission.raw_sha256,
-        raw_sealed=submission.raw_sealed,
-        channel=channel,
-    )
+    return RefusalRow.of(refusal, submission.raw_sha256, submission.raw_sealed, channel)
 
 
 @dataclass

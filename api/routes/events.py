@@ -11,7 +11,6 @@ code, and published to ``ledger.rejected`` by the relay like every stored refusa
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
@@ -25,8 +24,7 @@ from api.auth.policy import Service, forbidden
 from api.auth.tokens import Principal
 from api.problems import PROBLEM_BASE
 from ledger.application import Ledger
-from ledger.intake import Intake, utcnow
-from ledger.persistence import RefusalRow
+from ledger.intake import Intake
 from ledger.recording import direct_refusal
 from ledger.refusals import Reason, Refusal
 
@@ -90,7 +88,7 @@ async def submit_event(request: Request, principal: Service) -> JSONResponse:
     if declared.isdigit() and int(declared) > intake.max_bytes:
         # Refused unread: the stored refusal keeps no bytes of a body this large.
         refusal = Refusal(Reason.OVERSIZED, f"{declared} bytes declared; limit {intake.max_bytes}")
-        await run_in_threadpool(state.ledger.record, [], [_refusal_row(intake, b"", refusal)])
+        await run_in_threadpool(state.ledger.record, [], [intake.refusal_row(refusal, b"", "http")])
         return _problem(refusal)
     raw = await request.body()
     return await run_in_threadpool(_record, state.ledger, intake, raw, principal)
@@ -106,7 +104,7 @@ def _record(ledger: Ledger, intake: Intake, raw: bytes, principal: Principal) ->
     try:
         submission = intake.assess(raw)
     except Refusal as refusal:
-        ledger.record([], refusals=[_refusal_row(intake, raw, refusal)])
+        ledger.record([], refusals=[intake.refusal_row(refusal, raw, "http")])
         return _problem(refusal)
     if principal.organisation is None or principal.organisation != _signer_organisation(
         ledger, raw
@@ -136,16 +134,4 @@ def _record(ledger: Ledger, intake: Intake, raw: bytes, principal: Principal) ->
             "duplicate": 0 in outcome.duplicates,
         },
         status_code=202,
-    )
-
-
-def _refusal_row(intake: Intake, raw: bytes, refusal: Refusal) -> RefusalRow:
-    return RefusalRow(
-        reason=str(refusal.reason),
-        detail=refusal.detail,
-        pointer=refusal.pointer,
-        received_at=utcnow(),
-        raw_sha256=hashlib.sha256(raw).hexdigest(),
-        raw_sealed=intake.keyring.seal(raw),
-        channel="http",
     )
