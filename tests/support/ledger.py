@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 
@@ -50,38 +50,42 @@ def make_intake(ledger: Ledger, settings: Settings) -> Intake:
     return Intake.from_settings(ledger, settings)
 
 
+class Runnable(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
+
+
+R = TypeVar("R", bound=Runnable)
+
+
 @contextmanager
-def running_worker(settings: Settings) -> Iterator[IngestWorker]:
-    """A real ingest worker, in a thread, against the real broker and PostgreSQL."""
+def _running(settings: Settings, make: Callable[[Ledger], R], name: str) -> Iterator[R]:
+    """A real long-running part, in a thread, with its own ledger; stopped on exit."""
     ledger = Ledger.from_settings(settings)
-    worker = IngestWorker(settings, ledger, make_intake(ledger, settings))
+    part = make(ledger)
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=part.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        yield worker
+        yield part
     finally:
         stop.set()
         thread.join(timeout=30)
         ledger.close()
-        assert not thread.is_alive(), "the ingest worker did not stop"
+        assert not thread.is_alive(), f"the {name} did not stop"
 
 
-@contextmanager
-def running_relay(settings: Settings) -> Iterator[Relay]:
-    """A real relay, in a thread: ledger events and dead letters to their topics."""
-    ledger = Ledger.from_settings(settings)
-    relay = Relay(settings, ledger)
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield relay
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-        ledger.close()
-        assert not thread.is_alive(), "the relay did not stop"
+def running_worker(settings: Settings) -> AbstractContextManager[IngestWorker]:
+    """A real ingest worker against the real broker and PostgreSQL."""
+    return _running(
+        settings,
+        lambda ledger: IngestWorker(settings, ledger, make_intake(ledger, settings)),
+        "ingest worker",
+    )
+
+
+def running_relay(settings: Settings) -> AbstractContextManager[Relay]:
+    """A real relay: ledger events and dead letters to their topics."""
+    return _running(settings, lambda ledger: Relay(settings, ledger), "relay")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
