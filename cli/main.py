@@ -38,14 +38,15 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from cli.processes import stop_on_signals
     from cli.supervisor import supervise
 
-    return supervise(settings, demo=args.demo, stop=stop_on_signals())
+    # Children get 15 s each to stop, then the servers stop: a generous deadline.
+    return supervise(settings, demo=args.demo, stop=stop_on_signals(grace=120))
 
 
 def _serve_postgres(settings: Settings, _: argparse.Namespace) -> int:
     from cli.processes import stop_on_signals
     from infra.postgres import EmbeddedPostgres
 
-    stop = stop_on_signals()
+    stop = stop_on_signals(grace=60)  # a server's own clean stop (checkpoint) comes first
     pg = EmbeddedPostgres(settings.home / "pgdata", port=settings.embedded_pg_port)
     print(f"LEDGER_DATABASE_URL={pg.start()}", flush=True)
     try:
@@ -59,7 +60,7 @@ def _serve_broker(settings: Settings, _: argparse.Namespace) -> int:
     from cli.processes import stop_on_signals
     from infra.broker import EmbeddedBroker
 
-    stop = stop_on_signals()
+    stop = stop_on_signals(grace=60)  # a server's own clean stop (checkpoint) comes first
     broker = EmbeddedBroker(port=settings.embedded_kafka_port)
     bootstrap = broker.start()
     from infra.topics import ensure_topics

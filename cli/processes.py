@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -12,17 +13,40 @@ from ledger.settings import Settings
 log = logging.getLogger("ledger")
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM, for a clean shutdown."""
+DEFAULT_SHUTDOWN_GRACE = 8.0
+
+
+def stop_on_signals(grace: float = DEFAULT_SHUTDOWN_GRACE) -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for a clean shutdown, with a deadline.
+
+    A process still running ``grace`` seconds after the signal exits at once: a clean
+    stop can block in a driver when PostgreSQL and the broker vanish together (the
+    supervisor killed). Nothing is lost by it: a Kafka offset is committed only after
+    the ledger transaction, and an interrupted transaction rolls back. A second signal
+    also exits at once.
+    """
     stop = threading.Event()
 
     def handler(signum: int, _: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("received %s again, exiting now", name)
+            os._exit(128 + signum)
+        log.info("received %s, stopping (at most %.0f s)", name, grace)
         stop.set()
+        deadline = threading.Timer(grace, _exit_late, args=(name, grace, 128 + signum))
+        deadline.daemon = True
+        deadline.start()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return stop
+
+
+def _exit_late(name: str, grace: float, code: int) -> None:
+    log.warning("still running %.0f s after %s, exiting now", grace, name)
+    logging.shutdown()
+    os._exit(code)
 
 
 def run_ingest(settings: Settings) -> int:
@@ -90,5 +114,6 @@ def run_api(settings: Settings) -> int:
         port=settings.api_port,
         access_log=False,  # our middleware logs route templates, not identifiers in paths
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=5,  # open connections may not hold a shutdown forever
     )
     return 0

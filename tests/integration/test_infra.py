@@ -25,6 +25,7 @@ from infra import (
     free_port,
     redact_dsn,
 )
+from tests.support.folders import server_dir
 
 pytestmark = pytest.mark.integration
 
@@ -32,11 +33,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
-    server.start()
-    yield server
-    server.stop()
+def pg() -> Iterator[EmbeddedPostgres]:
+    with server_dir("ledger-infra-pg-") as folder:
+        server = EmbeddedPostgres(folder / "data")
+        server.start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    """A folder for a PostgreSQL data directory, outside pytest's private temp root."""
+    with server_dir("ledger-infra-pg-") as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +97,8 @@ def test_postgres_keeps_data_between_runs_and_stop_kills_everything(
         assert conn.execute("SELECT v FROM kept").fetchall() == [("survives",)]
 
 
-def test_stale_postmaster_is_replaced(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_stale_postmaster_is_replaced(pg_dir: Path) -> None:
+    data_dir = pg_dir / "data"
     earlier = EmbeddedPostgres(data_dir)
     earlier.start()
     assert earlier.pid is not None
@@ -108,9 +117,9 @@ def test_stale_postmaster_is_replaced(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["postgres", "broker"])
-def test_server_dies_with_its_parent(kind: str, tmp_path: Path) -> None:
+def test_server_dies_with_its_parent(kind: str, pg_dir: Path) -> None:
     server = (
-        f"EmbeddedPostgres(Path({str(tmp_path / 'data')!r}))"
+        f"EmbeddedPostgres(Path({str(pg_dir / 'data')!r}))"
         if kind == "postgres"
         else "EmbeddedBroker()"
     )
@@ -223,8 +232,8 @@ def test_redact_dsn() -> None:
     assert redact_dsn("postgresql://h/db") == "postgresql://h/db"
 
 
-def test_stop_before_start_is_harmless(tmp_path: Path) -> None:
-    EmbeddedPostgres(tmp_path / "never").stop()
+def test_stop_before_start_is_harmless(pg_dir: Path) -> None:
+    EmbeddedPostgres(pg_dir / "never").stop()
     EmbeddedBroker().stop()
     with pytest.raises(RuntimeError):
         _ = EmbeddedBroker().bootstrap_servers
