@@ -120,6 +120,8 @@ def _record(ledger: Ledger, intake: Intake, raw: bytes, principal: Principal) ->
             )
             break
         except IntegrityError:
+            # Another request (or worker) recorded the same (source, id) a moment ago;
+            # the retry finds it and answers with the original position.
             if attempt == ATTEMPTS:
                 raise
             time.sleep(0.01 * attempt)
