@@ -242,7 +242,15 @@ class Ledger(Application[UUID]):
         return self.repository.get(aggregate_id)
 
     def save_batch(self, aggregates: Sequence[Aggregate], **kwargs: Any) -> list[Recording[UUID]]:
-        return self.save(*aggregates, **kwargs)
+        """Record the aggregates' pending events with the recorder's extra rows.
+
+        What ``Application.save`` does for this application (its notification hooks are
+        not used) without its per-object runtime protocol checks, ~7% of ingest time;
+        with an aggregate cache or snapshots configured, the full save runs."""
+        if self.repository.cache is not None or self.snapshots is not None:
+            return self.save(*aggregates, **kwargs)  # they need the full save
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        return self.events.put(events, **kwargs)
 
     def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         return self.ledger_recorder.submitted(keys)

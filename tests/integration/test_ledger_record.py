@@ -99,3 +99,24 @@ def test_one_transaction_never_carries_more_than_the_safe_number_of_events(
 ) -> None:
     with pytest.raises(ValueError, match="at most"):
         ledger.record([object()] * (MAX_EVENTS_PER_SAVE + 1))  # type: ignore[list-item]
+
+
+def test_with_an_aggregate_cache_the_full_save_keeps_it_current(settings: Settings) -> None:
+    from ledger.application import eventsourcing_env
+
+    # Without fast-forwarding, eventsourcing's cache is only as current as what save() put.
+    env = eventsourcing_env(settings.database_url)
+    ledger = Ledger({**env, "AGGREGATE_CACHE_MAXSIZE": "10", "AGGREGATE_CACHE_FASTFORWARD": "n"})
+    try:
+        emitter = register_dwp(ledger)
+        intake = make_intake(ledger, settings)
+        submission = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+
+        outcome = ledger.record_batch([submission])
+
+        assert len(outcome.appended) == 1
+        assert ledger.repository.cache is not None
+        for aggregate_id in {c.aggregate_id for c in submission.changes}:
+            assert ledger.repository.cache.get(aggregate_id).version == 1
+    finally:
+        ledger.close()
