@@ -22,6 +22,11 @@ def natural_id(kind: str, *parts: str) -> UUID:
     return uuid5(NAMESPACE, "\n".join((kind, *parts)))
 
 
+def submission_id(source: str, event_id: str) -> UUID:
+    """The id of a fact recorded once per submission: from its idempotency key."""
+    return natural_id("submission", source, event_id)
+
+
 class InvariantViolated(ValueError):
     """A command is impossible in the aggregate's current state.
 

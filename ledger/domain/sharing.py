@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain import natural_id
+from ledger.domain import submission_id
 
 # A bulk share lists at most this many subjects per event; larger shares are split into
 # parts (``part``) or carry only a manifest hash and count (``manifest``).
@@ -46,7 +46,7 @@ class DataShare(Aggregate):
 
     @staticmethod
     def create_id(source: str, event_id: str) -> UUID:
-        return natural_id("submission", source, event_id)
+        return submission_id(source, event_id)
 
     @event(Recorded)
     def __init__(
