@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.rebuild import fresh_database  # noqa: E402
+from bench.servers import database_url  # noqa: E402
 from cli.supervisor import wait_http  # noqa: E402
 from infra.ports import free_port  # noqa: E402
-from infra.postgres import EmbeddedPostgres  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.domain.agreement import DataSharingAgreement  # noqa: E402
 from ledger.domain.consent import Consent  # noqa: E402
@@ -204,11 +205,8 @@ def main() -> None:
     parser.add_argument("--withdrawals", type=int, default=20)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    pg = None
-    dsn = os.environ.get("LEDGER_DATABASE_URL", "")
-    if not dsn:
-        pg = EmbeddedPostgres(home / "pgdata")
-        dsn = pg.start()
+    servers = ExitStack()
+    dsn = servers.enter_context(database_url(home))
     api = None
     try:
         settings = fresh_database(dsn, home)
@@ -250,8 +248,7 @@ def main() -> None:
         if api is not None:
             api.terminate()
             api.wait(timeout=20)
-        if pg is not None:
-            pg.stop()
+        servers.close()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,8 +39,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.broker import EmbeddedBroker  # noqa: E402
-from infra.postgres import EmbeddedPostgres  # noqa: E402
+from bench.servers import database_url, kafka_bootstrap  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ledger import signing  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
@@ -234,17 +234,9 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    pg = broker = None
-    dsn, bootstrap = (
-        os.environ.get("LEDGER_DATABASE_URL", ""),
-        os.environ.get("LEDGER_KAFKA_BOOTSTRAP", ""),
-    )
-    if not dsn:
-        pg = EmbeddedPostgres(home / "pgdata")
-        dsn = pg.start()
-    if not bootstrap:
-        broker = EmbeddedBroker()
-        bootstrap = broker.start()
+    servers = ExitStack()
+    dsn = servers.enter_context(database_url(home))
+    bootstrap = servers.enter_context(kafka_bootstrap())
     try:
         print(f"machine: {os.cpu_count()} cores; {args.events} events of type {DATA_ACCESSED}")
         v1, v2 = verify_rate(1), verify_rate(2)
@@ -341,10 +333,7 @@ def main() -> None:
                 " (target p99 <= 1000 ms)"
             )
     finally:
-        if broker:
-            broker.stop()
-        if pg:
-            pg.stop()
+        servers.close()
 
 
 if __name__ == "__main__":

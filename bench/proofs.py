@@ -13,11 +13,12 @@ reads every leaf hash and recomputes. Prints figures only; nothing here is asser
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
+import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import nacl.signing
@@ -25,9 +26,13 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ledger import merkle
-from ledger.transparency import store
-from ledger.transparency.checkpoint import LogSigner
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.servers import database_url  # noqa: E402
+from ledger import merkle  # noqa: E402
+from ledger.transparency import store  # noqa: E402
+from ledger.transparency.checkpoint import LogSigner  # noqa: E402
 
 DATABASE = "bench_proofs"
 
@@ -121,22 +126,14 @@ def naive(conn: psycopg.Connection, size: int) -> None:
     )
 
 
-def database_url(home: Path) -> tuple[str, object | None]:
-    if url := os.environ.get("LEDGER_DATABASE_URL"):
-        return url, None
-    from infra.postgres import EmbeddedPostgres
-
-    server = EmbeddedPostgres(home / "pgdata")
-    return server.start(), server
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--proofs", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        url, server = database_url(Path(home))
+        servers = ExitStack()
+        url = servers.enter_context(database_url(Path(home)))
         try:
             with psycopg.connect(url, autocommit=True) as admin:
                 admin.execute(
@@ -157,8 +154,7 @@ def main() -> None:
                     sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(DATABASE))
                 )
         finally:
-            if server is not None:
-                server.stop()  # type: ignore[attr-defined]
+            servers.close()
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ with data-accessed events, then measures and prints:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -28,7 +28,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.postgres import EmbeddedPostgres  # noqa: E402
+from bench.servers import database_url  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from projections.rebuild import rebuild  # noqa: E402
@@ -101,11 +101,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    pg = None
-    dsn = os.environ.get("LEDGER_DATABASE_URL", "")
-    if not dsn:
-        pg = EmbeddedPostgres(home / "pgdata")
-        dsn = pg.start()
+    servers = ExitStack()
+    dsn = servers.enter_context(database_url(home))
     try:
         settings = fresh_database(dsn, home)
         fill(settings, args.events)
@@ -123,8 +120,7 @@ def main() -> None:
             f"({len(found)} samples)"
         )
     finally:
-        if pg is not None:
-            pg.stop()
+        servers.close()
 
 
 if __name__ == "__main__":
