@@ -1,8 +1,9 @@
 """The ingest worker: a consumer-group member that appends submissions to the ledger.
 
-For each polled partition batch: assess every record (accept or refuse), then append
-the accepted events, the refusals and the partition's last offset in ONE ledger
-transaction; only then commit the Kafka offset. (The relay publishes the stored
+For each poll (up to ``LEDGER_INGEST_BATCH`` records, from any of the worker's
+partitions): assess every record (accept or refuse), then append the accepted events,
+the refusals and each partition's last offset in ONE ledger transaction; only then
+commit the Kafka offsets. (The relay publishes the stored
 refusals to the dead-letter topic, so a broker outage cannot lose one.) On assignment
 the worker resumes from the position tracked in PostgreSQL, so a crash anywhere replays
 at most what was not yet durable, and a replayed record finds its position already
@@ -26,6 +27,7 @@ from kafka.structs import OffsetAndMetadata
 
 from consumers.metrics import IngestMetrics
 from ledger.application import Ledger
+from ledger.catalogue import Submission
 from ledger.intake import Intake
 from ledger.persistence import RefusalRow, kafka_tracking_name
 from ledger.recording import BatchOutcome
@@ -44,6 +46,11 @@ class IngestStats:
     duplicates: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+
+
+def _log_commit_failure(offsets: object, response: object) -> None:
+    if isinstance(response, Exception):
+        log.info("Kafka offset commit failed (tracked in PostgreSQL): %s", response)
 
 
 class _ResumeFromLedger(ConsumerRebalanceListener):
@@ -105,104 +112,97 @@ class IngestWorker:
             self.close()
 
     def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        pending = dict(polled)
+        """Append one poll, every partition of it, in one ledger transaction."""
+        polled = {tp: records for tp, records in polled.items() if records}
+        if not polled:
+            return
         try:
-            for tp, records in polled.items():
-                self._process_partition(tp, records, pending)
+            self._append(polled)
+        except IntegrityError:
+            # Already recorded: another member got there first (a rebalance race), or
+            # our own commit succeeded but its acknowledgement was lost. Resume after it.
+            log.info("partitions %s already recorded; resuming", sorted(polled))
+            self.seek_to_tracked(list(polled))
         except TRANSIENT:
             # The consumer's position is already past what we polled; rewind every
             # partition to its first record not yet durable, or those records are lost.
-            for tp, records in pending.items():
+            for tp, records in polled.items():
                 self.consumer.seek(tp, records[0].offset)
             raise
 
-    def _process_partition(
-        self,
-        tp: TopicPartition,
-        records: list[ConsumerRecord],
-        pending: dict[TopicPartition, list[ConsumerRecord]],
-    ) -> None:
-        for start in range(0, len(records), self.settings.ingest_batch):
-            chunk = records[start : start + self.settings.ingest_batch]
-            try:
-                self._append(tp, chunk)
-            except IntegrityError:
-                # Already recorded: another member got there first (a rebalance race), or
-                # our own commit succeeded but its acknowledgement was lost. Resume after it.
-                log.info("partition %s already recorded past %s; resuming", tp, chunk[0].offset)
-                pending.pop(tp, None)
-                self.seek_to_tracked([tp])
-                return
-            remaining = records[start + len(chunk) :]
-            if remaining:
-                pending[tp] = remaining
-            else:
-                pending.pop(tp, None)
-
-    def _append(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+    def _append(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.perf_counter()
         # A rotation or revocation another worker committed takes effect from our next
         # batch, not a second later (reads only key events recorded since the last batch).
         self.ledger.refresh_registry()
-        submissions, accepted_from, refusals = [], [], []
-        for record in records:
-            try:
-                submissions.append(self.intake.assess(record.value or b""))
-                accepted_from.append(record)
-            except Refusal as refusal:
-                refusals.append(self._refusal_row(refusal, tp, record))
-        tracking = Tracking(kafka_tracking_name(tp.topic, tp.partition), records[-1].offset)
+        submissions: list[Submission] = []
+        accepted_from: list[tuple[TopicPartition, ConsumerRecord]] = []
+        refusals: list[RefusalRow] = []
+        for tp, records in polled.items():
+            for record in records:
+                try:
+                    submissions.append(self.intake.assess(record.value or b""))
+                    accepted_from.append((tp, record))
+                except Refusal as refusal:
+                    refusals.append(self._refusal_row(refusal, tp, record))
+        trackings = [
+            Tracking(kafka_tracking_name(tp.topic, tp.partition), records[-1].offset)
+            for tp, records in polled.items()
+        ]
         # Invariants are checked as the ledger applies the batch; what breaks one is
         # refused there, and stored with the Kafka position it came from.
         outcome = self.ledger.record_batch(
             submissions,
             refusals,
-            [tracking],
-            refusal_for=lambda i, refusal: self._refusal_row(refusal, tp, accepted_from[i]),
+            trackings,
+            refusal_for=lambda i, refusal: self._refusal_row(refusal, *accepted_from[i]),
         )
-        positions = outcome.appended
         refusals = [*refusals, *outcome.refused.values()]
         # Durable now (dead letters are published from the stored refusals by the relay).
-        self._commit_offset(tp, records[-1].offset + 1)
-        self._observe(tp, records[-1].offset, len(positions), outcome, refusals, started)
-        self.stats.accepted += len(positions)
+        self._commit_offsets({tp: records[-1].offset + 1 for tp, records in polled.items()})
+        self._observe(polled, outcome, refusals, started)
+        self.stats.accepted += len(outcome.appended)
         self.stats.duplicates += len(outcome.duplicates)
         for row in refusals:
             self.stats.refused[row.reason] = self.stats.refused.get(row.reason, 0) + 1
         self.stats.batches += 1
         log.debug(
-            "partition %s: %d appended, %d refused, %.1f ms",
-            tp.partition,
-            len(positions),
+            "partitions %s: %d appended, %d refused, %.1f ms",
+            sorted(tp.partition for tp in polled),
+            len(outcome.appended),
             len(refusals),
             (time.perf_counter() - started) * 1000,
         )
 
     def _observe(
         self,
-        tp: TopicPartition,
-        last_offset: int,
-        appended: int,
+        polled: dict[TopicPartition, list[ConsumerRecord]],
         outcome: BatchOutcome,
         refusals: list[RefusalRow],
         started: float,
     ) -> None:
-        self.metrics.appended.inc(appended)
+        self.metrics.appended.inc(len(outcome.appended))
         self.metrics.duplicates.inc(len(outcome.duplicates))
         for row in refusals:
             self.metrics.refused.labels(row.reason).inc()
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        highwater = self.consumer.highwater(tp)
-        if highwater is not None:
-            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(highwater - last_offset - 1)
+        for tp, records in polled.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None:
+                lag = highwater - records[-1].offset - 1
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
 
-    def _commit_offset(self, tp: TopicPartition, offset: int) -> None:
+    def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
         # PostgreSQL is the source of truth for positions; Kafka's committed offset only
-        # saves a rebalanced member some re-reading. A failed commit is not an error.
+        # saves a rebalanced member some re-reading. So the commit is not waited for,
+        # and a failed one is not an error.
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1)})
+            self.consumer.commit_async(
+                {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()},
+                callback=_log_commit_failure,
+            )
         except KafkaError as exc:
-            log.info("Kafka offset commit for %s failed (tracked in PostgreSQL): %s", tp, exc)
+            log.info("Kafka offset commit failed (tracked in PostgreSQL): %s", exc)
 
     def _refusal_row(
         self, refusal: Refusal, tp: TopicPartition, record: ConsumerRecord

@@ -11,12 +11,21 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ProcessRecorder, Recording, Tracking
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+    UUIDAsHex,
+)
 
 from ledger import signing
 from ledger.catalogue import (
@@ -31,13 +40,38 @@ from ledger.domain.registry import Organisation, Service
 from ledger.intake import RegisteredKey, utcnow
 from ledger.key_registry import TOPICS as KEY_TOPICS
 from ledger.key_registry import KeyDirectory
-from ledger.persistence import LedgerRecorder, RefusalRow
-from ledger.recording import MAX_EVENTS_PER_SAVE, Batch, BatchOutcome, RefusalFor, direct_refusal
+from ledger.persistence import DuplicateSubmission, LedgerRecorder, RefusalRow
+from ledger.recording import (
+    MAX_EVENTS_PER_SAVE,
+    Batch,
+    BatchOutcome,
+    Entry,
+    RefusalFor,
+    direct_refusal,
+)
 from ledger.settings import Settings
 
 # Seconds a process trusts its copy of the key registry before re-reading the log.
 REGISTRY_MAX_AGE = 1.0
+# After a resend, how long batches read which submissions are recorded before saving.
+CHECK_KNOWN_SECONDS = 10.0
 KEY_EVENT_TYPES = frozenset({SERVICE_REGISTERED, KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
+
+
+# Reads facts as ``fact_change`` writes them: eventsourcing's JSON transcoder (with the
+# transcodings every application registers), no compressor, no cipher.
+def _json_mapper() -> Mapper[UUID]:
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return Mapper(transcoder=transcoder)
+
+
+_JSON_MAPPER = _json_mapper()
+
+
+def _plain_json(mapper: Mapper[UUID]) -> bool:
+    return type(mapper.transcoder) is JSONTranscoder
 
 
 class UnknownService(LookupError):
@@ -72,6 +106,7 @@ class Ledger(Application[UUID]):
         self._registry_position = 0
         self._registry_read_at = 0.0
         self._registry_lock = threading.Lock()
+        self._check_known_until = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
@@ -231,7 +266,17 @@ class Ledger(Application[UUID]):
             raise ValueError(f"one transaction carries at most {MAX_EVENTS_PER_SAVE} events")
         if refusal_for is None:
             refusal_for = lambda i, refusal: direct_refusal(submissions[i], refusal, "direct")  # noqa: E731
-        outcome = Batch(self, refusal_for).record(submissions, refusals, trackings)
+        # Resends are rare: skip reading which submissions are already recorded and let
+        # the primary key catch one; after it does, check first for a while (resends
+        # come in bursts, from a service retrying).
+        check_known = time.monotonic() < self._check_known_until
+        try:
+            outcome = Batch(self, refusal_for, check_known=check_known).record(
+                submissions, refusals, trackings
+            )
+        except DuplicateSubmission:
+            self._check_known_until = time.monotonic() + CHECK_KNOWN_SECONDS
+            outcome = Batch(self, refusal_for).record(submissions, refusals, trackings)
         if any(s.event_type in KEY_EVENT_TYPES for s in submissions):
             self.refresh_registry()
         return outcome
@@ -241,16 +286,48 @@ class Ledger(Application[UUID]):
     def get(self, aggregate_id: UUID) -> Aggregate:
         return self.repository.get(aggregate_id)
 
-    def save_batch(self, aggregates: Sequence[Aggregate], **kwargs: Any) -> list[Recording[UUID]]:
-        """Record the aggregates' pending events with the recorder's extra rows.
+    def save_batch(self, entries: Sequence[Entry], **kwargs: Any) -> dict[tuple[UUID, int], int]:
+        """Record aggregates' pending events and facts (already stored events), with the
+        recorder's extra rows, in one transaction; positions by (originator id, version).
 
         What ``Application.save`` does for this application (its notification hooks are
         not used) without its per-object runtime protocol checks, ~7% of ingest time;
         with an aggregate cache or snapshots configured, the full save runs."""
         if self.repository.cache is not None or self.snapshots is not None:
-            return self.save(*aggregates, **kwargs)  # they need the full save
-        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
-        return self.events.put(events, **kwargs)
+            objs: list[Any] = []
+            for entry in entries:
+                if isinstance(entry, StoredEvent):
+                    event = self._fact_event(entry)
+                    objs += [event, event.mutate(None)]  # the event, and its aggregate to cache
+                else:
+                    objs.append(entry)
+            recordings = self.save(*objs, **kwargs)  # they need the full save
+            return {
+                (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
+                for r in recordings
+            }
+        stored: list[StoredEvent] = []
+        for entry in entries:
+            if isinstance(entry, StoredEvent):
+                stored.append(self._fact_stored(entry))
+            else:
+                stored.extend(map(self.mapper.to_stored_event, entry.collect_events()))
+        positions = self.recorder.insert_events(stored, **kwargs) or []
+        return {
+            (cast(UUID, e.originator_id), e.originator_version): position
+            for e, position in zip(stored, positions, strict=True)
+        }
+
+    def _fact_event(self, fact: StoredEvent) -> Any:
+        return _JSON_MAPPER.to_domain_event(fact)
+
+    def _fact_stored(self, fact: StoredEvent) -> StoredEvent:
+        """A fact as this application stores events: facts are built in the JSON
+        transcoder's form, without compression or encryption (``fact_change``)."""
+        mapper = self.mapper
+        if mapper.compressor is None and mapper.cipher is None and _plain_json(mapper):
+            return fact
+        return mapper.to_stored_event(self._fact_event(fact))
 
     def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         return self.ledger_recorder.submitted(keys)

@@ -118,9 +118,9 @@ class Intake:
         """Return the submission ``raw`` makes, or raise :class:`Refusal`."""
         if len(raw) > self.max_bytes:
             raise Refusal(Reason.OVERSIZED, f"{len(raw)} bytes; the limit is {self.max_bytes}")
-        event = self._parse(raw)
+        event, canonical_form = self._parse(raw)
         kind = event_type(event["type"])
-        key = self._authenticate(event)
+        key = self._authenticate(event, canonical_form)
         errors = schema_errors(kind.name, event)
         if errors:
             first = errors[0]
@@ -149,11 +149,15 @@ class Intake:
         )
 
     @staticmethod
-    def _parse(raw: bytes) -> dict[str, Any]:
-        try:
-            event = signing.parse_json(raw)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise Refusal(Reason.MALFORMED_JSON, str(exc)[:200]) from None
+    def _parse(raw: bytes) -> tuple[dict[str, Any], bool]:
+        """The event, and whether ``raw`` was already its canonical form."""
+        event = signing.parse_canonical(raw)
+        canonical_form = event is not signing.NOT_CANONICAL
+        if not canonical_form:
+            try:
+                event = signing.parse_json(raw)
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                raise Refusal(Reason.MALFORMED_JSON, str(exc)[:200]) from None
         if not isinstance(event, dict):
             raise Refusal(Reason.NOT_A_CLOUDEVENT, "a CloudEvent is a JSON object")
         missing = [a for a in REQUIRED_ATTRIBUTES if not isinstance(event.get(a), str)]
@@ -161,9 +165,9 @@ class Intake:
             raise Refusal(Reason.NOT_A_CLOUDEVENT, f"missing attributes: {', '.join(missing)}")
         if event["specversion"] != "1.0":
             raise Refusal(Reason.NOT_A_CLOUDEVENT, "specversion must be 1.0", "/specversion")
-        return event
+        return event, canonical_form
 
-    def _authenticate(self, event: dict[str, Any]) -> RegisteredKey:
+    def _authenticate(self, event: dict[str, Any], canonical_form: bool) -> RegisteredKey:
         key_id = event.get(signing.KEY_ID_ATTR)
         if not isinstance(key_id, str) or signing.SIGNATURE_ATTR not in event:
             raise Refusal(Reason.BAD_SIGNATURE, "the event is unsigned (signingkey/signature)")
@@ -172,7 +176,7 @@ class Intake:
             raise Refusal(
                 Reason.UNKNOWN_KEY, f"signing key {key_id[:48]!r} is not registered", "/signingkey"
             )
-        if not signing.verify(event, key.public_key):
+        if not signing.verify(event, key.public_key, canonical_form=canonical_form):
             raise Refusal(
                 Reason.BAD_SIGNATURE, f"signature does not verify with key {key_id}", "/signature"
             )

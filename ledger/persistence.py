@@ -15,7 +15,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing import postgres as es_postgres
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
@@ -65,6 +71,10 @@ class RefusalRow:
             partition=partition,
             offset=offset,
         )
+
+
+class DuplicateSubmission(IntegrityError):
+    """The batch carries a submission (source, id) that is already recorded."""
 
 
 def _like_prefix(prefix: str) -> str:
@@ -149,6 +159,7 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                 "PRIMARY KEY (source, event_id))"
             ).format(schema, self.submissions_table)
         )
+        self._submissions_key = self.events_table_name.replace("_events", "_submissions") + "_pkey"
         self.copy_submissions_statement = SQL(
             "COPY {0}.{1} (source, event_id, originator_id, originator_version) "
             "FROM STDIN (FORMAT BINARY)"
@@ -171,6 +182,16 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         mode: a third of ingest time here, and the pipeline can deadlock on large saves
         (DESIGN.md). COPY cannot run in a pipeline, so this path uses none.
         """
+        try:
+            return self._append(stored_events, **kwargs)
+        except IntegrityError as exc:
+            cause = exc.__cause__
+            diag = getattr(cause, "diag", None)
+            if diag is not None and diag.constraint_name == self._submissions_key:
+                raise DuplicateSubmission(str(exc)) from cause
+            raise
+
+    def _append(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
@@ -285,4 +306,11 @@ class Factory(es_postgres.PostgresFactory):  # module-qualified: eventsourcing w
     application_recorder_class = LedgerRecorder
 
 
-__all__ = ["Factory", "LedgerRecorder", "RefusalRow", "Tracking", "kafka_tracking_name"]
+__all__ = [
+    "DuplicateSubmission",
+    "Factory",
+    "LedgerRecorder",
+    "RefusalRow",
+    "Tracking",
+    "kafka_tracking_name",
+]

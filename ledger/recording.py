@@ -20,35 +20,41 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording, Tracking
+from eventsourcing.persistence import StoredEvent, Tracking
 
-from ledger.catalogue import Submission
+from ledger.catalogue import Change, Submission
 from ledger.domain import InvariantViolated
 from ledger.persistence import RefusalRow
 from ledger.refusals import Reason, Refusal
 
 # DESIGN.md's "Known defect" (saves over ~0.45 MB can hang) lives in eventsourcing's
-# pipeline-mode insert; the ledger recorder appends with COPY and no pipeline, so the
-# byte bound only keeps one transaction a reasonable size.
-MAX_EVENTS_PER_SAVE = 250
+# pipeline-mode insert; the ledger recorder appends with COPY and no pipeline, so these
+# bounds only keep one transaction a reasonable size (and a test covers saves far over
+# 0.45 MB).
+MAX_EVENTS_PER_SAVE = 2000
 MAX_BYTES_PER_SAVE = 16_000_000
 _EVENT_OVERHEAD = 600  # bytes of an event besides its sealed envelope, roughly
 
 RefusalFor = Callable[[int, Refusal], RefusalRow]
 
 
+# What a batch saves: aggregates with pending events, and facts already in stored form.
+Entry = Aggregate | StoredEvent
+
+
 class Store(Protocol):
     """What the batch needs of the application (the ledger)."""
 
     def get(self, aggregate_id: UUID) -> Aggregate: ...
-    def save_batch(
-        self, aggregates: Sequence[Aggregate], **kwargs: Any
-    ) -> list[Recording[UUID]]: ...
+    def save_batch(self, entries: Sequence[Entry], **kwargs: Any) -> dict[tuple[UUID, int], int]:
+        """Record the entries in one transaction; position by (originator id, version)."""
+        ...
+
     def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
 
 
@@ -62,6 +68,22 @@ class BatchOutcome:
     refused: dict[int, RefusalRow] = field(default_factory=dict)
 
 
+def _size(submission: Submission) -> int:
+    """Roughly the bytes a submission's events take in a save."""
+    return len(submission.changes) * (len(submission.raw_sealed) * 4 // 3 + _EVENT_OVERHEAD)
+
+
+def _one_save(submissions: Sequence[Submission]) -> bool:
+    return (
+        sum(len(s.changes) for s in submissions) <= MAX_EVENTS_PER_SAVE
+        and sum(map(_size, submissions)) <= MAX_BYTES_PER_SAVE
+    )
+
+
+def _entry_id(entry: Entry) -> UUID:
+    return cast(UUID, entry.originator_id) if isinstance(entry, StoredEvent) else entry.id
+
+
 def direct_refusal(submission: Submission, refusal: Refusal, channel: str) -> RefusalRow:
     """A refusal row for a submission that did not come from Kafka."""
     return RefusalRow.of(refusal, submission.raw_sha256, submission.raw_sealed, channel)
@@ -69,7 +91,7 @@ def direct_refusal(submission: Submission, refusal: Refusal, channel: str) -> Re
 
 @dataclass
 class _Chunk:
-    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
+    entries: dict[UUID, Entry] = field(default_factory=dict)
     # (index, submission, the aggregate and version of its first event)
     members: list[tuple[int, Submission, UUID, int]] = field(default_factory=list)
     events: int = 0
@@ -79,9 +101,14 @@ class _Chunk:
 class Batch:
     """One batch of submissions, applied in order and saved."""
 
-    def __init__(self, store: Store, refusal_for: RefusalFor) -> None:
+    def __init__(self, store: Store, refusal_for: RefusalFor, *, check_known: bool = True) -> None:
+        """``check_known=False`` skips reading which submissions are already recorded
+        when the batch fits one transaction: the submissions table's primary key then
+        refuses a resend (:class:`~ledger.persistence.DuplicateSubmission`), and the
+        caller records the batch again with the check."""
         self.store = store
         self.refusal_for = refusal_for
+        self.check_known = check_known
         self.loaded: dict[UUID, Aggregate | None] = {}
         self.outcome = BatchOutcome()
 
@@ -91,7 +118,11 @@ class Batch:
         refusals: Sequence[RefusalRow],
         trackings: Sequence[Tracking],
     ) -> BatchOutcome:
-        known = self.store.submitted(list({s.key for s in submissions}))
+        known = (
+            self.store.submitted(list({s.key for s in submissions}))
+            if self.check_known or not _one_save(submissions)
+            else {}
+        )
         seen: dict[tuple[str, str], int] = {}  # key -> index of the first in this batch
         retired: dict[str, tuple[datetime, str]] = {}  # key id -> (from, refusal reason)
         chunk = _Chunk()
@@ -102,8 +133,7 @@ class Batch:
                 if key in known:
                     self.outcome.positions[index] = known[key]
                 continue
-            events = len(submission.changes)
-            size = events * (len(submission.raw_sealed) * 4 // 3 + _EVENT_OVERHEAD)
+            events, size = len(submission.changes), _size(submission)
             if chunk.members and (
                 chunk.events + events > MAX_EVENTS_PER_SAVE
                 or chunk.size + size > MAX_BYTES_PER_SAVE
@@ -132,11 +162,11 @@ class Batch:
             seen[key] = index
             for key_id, when, reason in submission.retires:
                 retired[key_id] = (when, reason)
-            for aggregate in changed:
-                chunk.aggregates[aggregate.id] = aggregate
+            for entry in changed:
+                chunk.entries[_entry_id(entry)] = entry
             first = changed[0]
             chunk.members.append(
-                (index, submission, first.id, self._version_of_first(first, submission))
+                (index, submission, _entry_id(first), self._version_of_first(first, submission))
             )
             chunk.events += events
             chunk.size += size
@@ -149,38 +179,54 @@ class Batch:
         return self.outcome
 
     @staticmethod
-    def _version_of_first(aggregate: Aggregate, submission: Submission) -> int:
+    def _version_of_first(entry: Entry, submission: Submission) -> int:
+        if isinstance(entry, StoredEvent):
+            return entry.originator_version
         # The submission's first change is the earliest of its pending events on that
         # aggregate from the end: one event per change and aggregate.
-        changes_here = sum(1 for c in submission.changes if c.aggregate_id == aggregate.id)
-        return int(aggregate.version) - changes_here + 1
+        changes_here = sum(1 for c in submission.changes if c.aggregate_id == entry.id)
+        return int(entry.version) - changes_here + 1
 
-    def _current(self, aggregate_id: UUID, fresh: bool) -> Aggregate | None:
+    def _current(self, aggregate_id: UUID) -> Aggregate | None:
         if aggregate_id not in self.loaded:
-            if fresh:
+            try:
+                self.loaded[aggregate_id] = self.store.get(aggregate_id)
+            except AggregateNotFoundError:
                 self.loaded[aggregate_id] = None
-            else:
-                try:
-                    self.loaded[aggregate_id] = self.store.get(aggregate_id)
-                except AggregateNotFoundError:
-                    self.loaded[aggregate_id] = None
         return self.loaded[aggregate_id]
 
-    def _apply(self, submission: Submission) -> list[Aggregate]:
+    def _apply(self, submission: Submission) -> list[Entry]:
         """Apply every change of one submission, all or nothing."""
         changes = submission.changes
-        before = {c.aggregate_id: self._current(c.aggregate_id, c.fresh) for c in changes}
+        if all(c.fact is not None for c in changes):
+            return self._facts(changes)
+        before = {c.aggregate_id: self._current(c.aggregate_id) for c in changes}
         # A command checks before it records, so one failing change leaves its aggregate
         # as it was; with several changes, earlier ones must be undone: work on copies.
         working = copy.deepcopy(before) if len(changes) > 1 else dict(before)
-        changed: list[Aggregate] = []
+        changed: list[Entry] = []
         for change in changes:
+            if change.apply is None:
+                raise ValueError("a submission mixes facts and stateful changes")
             aggregate = change.apply(working[change.aggregate_id])
             working[change.aggregate_id] = aggregate
             if aggregate not in changed:
                 changed.append(aggregate)
         self.loaded.update(working)
         return changed
+
+    def _facts(self, changes: Sequence[Change]) -> list[Entry]:
+        """Facts are new aggregates whose ids derive from the submission's key, so they
+        need no loading; the (source, id) check has already caught a resend."""
+        facts: list[Entry] = []
+        for change in changes:
+            assert change.fact is not None
+            if change.aggregate_id in self.loaded:  # only an id collision could get here
+                raise InvariantViolated("fact-recorded", "this fact is already recorded")
+            facts.append(change.fact)
+        for change in changes:
+            self.loaded[change.aggregate_id] = None
+        return facts
 
     def _save(
         self,
@@ -191,16 +237,12 @@ class Batch:
         if not chunk.members and not refusals and not trackings:
             return
         rows = [(s.source, s.event_id, agg_id, version) for _, s, agg_id, version in chunk.members]
-        recordings = self.store.save_batch(
-            list(chunk.aggregates.values()),
+        position = self.store.save_batch(
+            list(chunk.entries.values()),
             submissions=rows,
             refusals=list(refusals),
             trackings=list(trackings),
         )
-        position = {
-            (r.domain_event.originator_id, r.domain_event.originator_version): r.notification.id
-            for r in recordings
-        }
-        self.outcome.appended.extend(r.notification.id for r in recordings)
+        self.outcome.appended.extend(position.values())
         for index, _, agg_id, version in chunk.members:
             self.outcome.positions[index] = position[(agg_id, version)]

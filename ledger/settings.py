@@ -49,7 +49,7 @@ class Settings:
         100, "Longest a worker's fetch waits for more records (latency vs. fewer requests)"
     )
     ingest_batch: int = _setting(
-        200, "Most events one ledger transaction carries (<=250: see docs)"
+        1000, "Most records an ingest worker polls and appends in one transaction (<=2000)"
     )
     max_event_bytes: int = _setting(65536, "Largest accepted signed event, in bytes")
     max_future_seconds: int = _setting(
@@ -94,9 +94,9 @@ class Settings:
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):
             raise SettingsError(f"{PREFIX}ENV must be development or production, not {self.env!r}")
-        if not 1 <= self.ingest_batch <= 250:
+        if not 1 <= self.ingest_batch <= 2000:
             # eventsourcing 9.5.6 + psycopg 3.3.9 can deadlock on saves over ~0.45 MB.
-            raise SettingsError(f"{PREFIX}INGEST_BATCH must be 1..250, not {self.ingest_batch}")
+            raise SettingsError(f"{PREFIX}INGEST_BATCH must be 1..2000, not {self.ingest_batch}")
         if self.partitions < 1:
             raise SettingsError(f"{PREFIX}PARTITIONS must be at least 1")
 

@@ -9,6 +9,7 @@ meaning ambiguous), recomputes the canonical form and checks the signature.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -45,6 +46,56 @@ def parse_json(raw: bytes) -> Any:
     return json.loads(
         raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant
     )
+
+
+_CANONICAL_CHECK = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+class _NotCanonical:
+    def __repr__(self) -> str:
+        return "NOT_CANONICAL"
+
+
+NOT_CANONICAL: Any = _NotCanonical()
+
+
+def parse_canonical(raw: bytes) -> Any:
+    """The value of ``raw`` when ``raw`` is exactly its own RFC 8785 form; else
+    ``NOT_CANONICAL`` (then :func:`parse_json` decides).
+
+    Emitters send canonical bytes, so this is the common case, and it is ~4x cheaper
+    than :func:`parse_json`, with the canonical form coming for free. Why a value
+    returned here is what :func:`parse_json` returns, and ``raw`` is its RFC 8785 form:
+
+    - orjson parses strict RFC 8259 JSON (UTF-8, no NaN or Infinity);
+    - re-serialised with sorted keys it gives ``raw`` back, byte for byte: so no member
+      was named twice (the duplicate would be missing) and ``raw`` is orjson's form;
+    - ``raw`` is ASCII with no escapes, so member names sort the same by UTF-16 code
+      units (RFC 8785) as by code points (orjson), and strings need no escaping rules;
+    - no number has a fraction or an exponent, and ``OPT_STRICT_INTEGER`` refuses
+      integers beyond 2^53: so the data is "plain", where orjson's form is RFC 8785's
+      (:func:`canonical`).
+
+    ``tests/unit/test_canonical_fast_path.py`` checks this against the reference.
+    """
+    if not raw.isascii() or b"\\" in raw:
+        return NOT_CANONICAL
+    # Outside strings (no escaped quotes: no backslash), only numbers, true, false, null
+    # and punctuation remain; a fraction or an exponent shows as "." or "e"/"E".
+    outside = b"".join(raw.split(b'"')[::2])
+    if (
+        b"." in outside
+        or b"E" in outside
+        or b"e" in outside.replace(b"true", b"").replace(b"false", b"")
+    ):
+        return NOT_CANONICAL
+    try:
+        value = orjson.loads(raw)
+        if orjson.dumps(value, option=_CANONICAL_CHECK) != raw:
+            return NOT_CANONICAL
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return NOT_CANONICAL
+    return value
 
 
 # JCS serialises numbers as IEEE doubles; beyond this an integer would lose precision.
@@ -126,8 +177,17 @@ class SigningKey:
         return {**unsigned, SIGNATURE_ATTR: b64url(signature)}
 
 
-def verify(event: dict[str, Any], public_key: bytes) -> bool:
-    """True when ``event['signature']`` is a valid Ed25519 signature by ``public_key``."""
+@functools.lru_cache(maxsize=4096)
+def _verify_key(public_key: bytes) -> nacl.signing.VerifyKey:
+    return nacl.signing.VerifyKey(public_key)
+
+
+def verify(event: dict[str, Any], public_key: bytes, *, canonical_form: bool = False) -> bool:
+    """True when ``event['signature']`` is a valid Ed25519 signature by ``public_key``.
+
+    ``canonical_form``: the event came from :func:`parse_canonical`, so its plain
+    orjson form is already known to be RFC 8785's (saves the check).
+    """
     signature = event.get(SIGNATURE_ATTR)
     if not isinstance(signature, str):
         return False
@@ -138,7 +198,12 @@ def verify(event: dict[str, Any], public_key: bytes) -> bool:
             # same signature. Only the canonical text is accepted, so no byte of a
             # signed event can change unnoticed.
             return False
-        nacl.signing.VerifyKey(public_key).verify(signing_input(event), sig)
+        if canonical_form:
+            unsigned = {k: v for k, v in event.items() if k != SIGNATURE_ATTR}
+            message = orjson.dumps(unsigned, option=orjson.OPT_SORT_KEYS)
+        else:
+            message = signing_input(event)
+        _verify_key(public_key).verify(message, sig)
     except (nacl.exceptions.BadSignatureError, ValueError, TypeError):
         return False
     return True

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.domain import Aggregate
-
 from ledger.catalogue.entry import (
     PREFIX,
     Change,
     EventType,
     Received,
+    fact_change,
     first_subject,
     sealed_text,
     subject_keys,
 )
 from ledger.catalogue.vocabulary import array, obj, ref, subjects, text
-from ledger.domain import InvariantViolated
 from ledger.domain.access import DataAccess
 from ledger.domain.sharing import MAX_SUBJECTS_PER_SHARE, DataShare
 from ledger.keyring import Keyring
@@ -26,41 +24,31 @@ DATA_ACCESSED = PREFIX + "data-accessed.v1"
 DATA_SHARED = PREFIX + "data-shared.v1"
 
 
-def _fact(aggregate: Aggregate) -> Change:
-    def apply(current: Aggregate | None) -> Aggregate:
-        if current is not None:  # only a (source, id) collision could get here
-            raise InvariantViolated("fact-recorded", "this fact is already recorded")
-        return aggregate
-
-    return Change(aggregate.id, apply, fresh=True)
-
-
 def _data_accessed(received: Received, keyring: Keyring) -> Sequence[Change]:
     event, data = received.event, received.data
     accessor = data["accessor"]
     official = accessor.get("official")
     return (
-        _fact(
-            DataAccess(
-                source=event["source"],
-                event_id=event["id"],
-                occurred_at=received.occurred_at,
-                subject_keys=subject_keys(data, keyring),
-                organisation=accessor["organisation"],
-                role=accessor["role"],
-                official_key=keyring.pseudonymiser.opaque("official", official)
-                if official
-                else None,
-                system=data["system"],
-                record=data["record"],
-                data_categories=data["data_categories"],
-                purpose=data["purpose"],
-                lawful_basis=data["lawful_basis"],
-                action=data["action"],
-                break_glass=bool(data.get("break_glass", False)),
-                envelope_sha256=received.raw_sha256,
-                envelope_sealed=sealed_text(received, keyring),
-            )
+        fact_change(
+            DataAccess,
+            DataAccess.Recorded,
+            DataAccess.create_id(event["source"], event["id"]),
+            source=event["source"],
+            event_id=event["id"],
+            occurred_at=received.occurred_at,
+            subject_keys=subject_keys(data, keyring),
+            organisation=accessor["organisation"],
+            role=accessor["role"],
+            official_key=keyring.pseudonymiser.opaque("official", official) if official else None,
+            system=data["system"],
+            record=data["record"],
+            data_categories=data["data_categories"],
+            purpose=data["purpose"],
+            lawful_basis=data["lawful_basis"],
+            action=data["action"],
+            break_glass=bool(data.get("break_glass", False)),
+            envelope_sha256=received.raw_sha256,
+            envelope_sealed=sealed_text(received, keyring),
         ),
     )
 
@@ -70,28 +58,29 @@ def _data_shared(received: Received, keyring: Keyring) -> Sequence[Change]:
     keys = subject_keys(data, keyring) if "subjects" in data else []
     manifest = data.get("manifest")
     return (
-        _fact(
-            DataShare(
-                source=event["source"],
-                event_id=event["id"],
-                occurred_at=received.occurred_at,
-                reporter=data["reporter"],
-                subject_keys=keys,
-                subject_count=manifest["subject_count"] if manifest else len(keys),
-                manifest_sha256=manifest["sha256"] if manifest else None,
-                part=data.get("part"),
-                sender=data["sender"],
-                recipient=data["recipient"],
-                purpose=data["purpose"],
-                lawful_basis=data["lawful_basis"],
-                legal_gateway=data.get("legal_gateway"),
-                agreement=data["agreement"],
-                data_categories=data["data_categories"],
-                retention=data["retention"],
-                international_transfer=data["international_transfer"],
-                envelope_sha256=received.raw_sha256,
-                envelope_sealed=sealed_text(received, keyring),
-            )
+        fact_change(
+            DataShare,
+            DataShare.Recorded,
+            DataShare.create_id(event["source"], event["id"]),
+            source=event["source"],
+            event_id=event["id"],
+            occurred_at=received.occurred_at,
+            reporter=data["reporter"],
+            subject_keys=keys,
+            subject_count=manifest["subject_count"] if manifest else len(keys),
+            manifest_sha256=manifest["sha256"] if manifest else None,
+            part=data.get("part"),
+            sender=data["sender"],
+            recipient=data["recipient"],
+            purpose=data["purpose"],
+            lawful_basis=data["lawful_basis"],
+            legal_gateway=data.get("legal_gateway"),
+            agreement=data["agreement"],
+            data_categories=data["data_categories"],
+            retention=data["retention"],
+            international_transfer=data["international_transfer"],
+            envelope_sha256=received.raw_sha256,
+            envelope_sealed=sealed_text(received, keyring),
         ),
     )
 

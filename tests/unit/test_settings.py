@@ -25,8 +25,8 @@ def test_a_value_of_the_wrong_type_names_the_variable() -> None:
 
 
 def test_a_batch_larger_than_the_safe_save_size_is_refused() -> None:
-    with pytest.raises(SettingsError, match=r"1\.\.250"):
-        Settings.from_env({"LEDGER_INGEST_BATCH": "600"})
+    with pytest.raises(SettingsError, match=r"1\.\.2000"):
+        Settings.from_env({"LEDGER_INGEST_BATCH": "2001"})
 
 
 def test_child_processes_receive_the_same_settings() -> None:
