@@ -17,14 +17,12 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     JSONTranscoder,
     Mapper,
     ProcessRecorder,
     StoredEvent,
     Tracking,
-    UUIDAsHex,
+    Transcoder,
 )
 
 from ledger import signing
@@ -50,6 +48,7 @@ from ledger.recording import (
     direct_refusal,
 )
 from ledger.settings import Settings
+from ledger.transcoding import LedgerTranscoder, ledger_transcoder
 
 # Seconds a process trusts its copy of the key registry before re-reading the log.
 REGISTRY_MAX_AGE = 1.0
@@ -60,18 +59,12 @@ KEY_EVENT_TYPES = frozenset({SERVICE_REGISTERED, KEY_REGISTERED, KEY_ROTATED, KE
 
 # Reads facts as ``fact_change`` writes them: eventsourcing's JSON transcoder (with the
 # transcodings every application registers), no compressor, no cipher.
-def _json_mapper() -> Mapper[UUID]:
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
-        transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
-
-
-_JSON_MAPPER = _json_mapper()
+_JSON_MAPPER: Mapper[UUID] = Mapper(transcoder=ledger_transcoder())
 
 
 def _plain_json(mapper: Mapper[UUID]) -> bool:
-    return type(mapper.transcoder) is JSONTranscoder
+    """Whether the mapper stores events exactly as ``fact_change`` builds them."""
+    return type(mapper.transcoder) in (JSONTranscoder, LedgerTranscoder)
 
 
 class UnknownService(LookupError):
@@ -111,6 +104,10 @@ class Ledger(Application[UUID]):
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
         return cls(eventsourcing_env(settings.database_url))
+
+    def construct_transcoder(self) -> Transcoder:
+        """JSON as eventsourcing writes it, read with orjson (``ledger.transcoding``)."""
+        return ledger_transcoder()
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()

@@ -73,9 +73,12 @@ def _size(submission: Submission) -> int:
     return len(submission.changes) * (len(submission.raw_sealed) * 4 // 3 + _EVENT_OVERHEAD)
 
 
-def _one_save(submissions: Sequence[Submission]) -> bool:
+def _facts_in_one_save(submissions: Sequence[Submission]) -> bool:
+    """Only facts, and few enough for one save: a resend can only be caught by the
+    submissions' primary key (a stateful resend would break an invariant first)."""
     return (
-        sum(len(s.changes) for s in submissions) <= MAX_EVENTS_PER_SAVE
+        all(c.fact is not None for s in submissions for c in s.changes)
+        and sum(len(s.changes) for s in submissions) <= MAX_EVENTS_PER_SAVE
         and sum(map(_size, submissions)) <= MAX_BYTES_PER_SAVE
     )
 
@@ -103,9 +106,9 @@ class Batch:
 
     def __init__(self, store: Store, refusal_for: RefusalFor, *, check_known: bool = True) -> None:
         """``check_known=False`` skips reading which submissions are already recorded
-        when the batch fits one transaction: the submissions table's primary key then
-        refuses a resend (:class:`~ledger.persistence.DuplicateSubmission`), and the
-        caller records the batch again with the check."""
+        when the batch is only facts and fits one transaction: the submissions table's
+        primary key then refuses a resend (:class:`~ledger.persistence.DuplicateSubmission`)
+        and the caller records the batch again with the check."""
         self.store = store
         self.refusal_for = refusal_for
         self.check_known = check_known
@@ -120,7 +123,7 @@ class Batch:
     ) -> BatchOutcome:
         known = (
             self.store.submitted(list({s.key for s in submissions}))
-            if self.check_known or not _one_save(submissions)
+            if self.check_known or not _facts_in_one_save(submissions)
             else {}
         )
         seen: dict[tuple[str, str], int] = {}  # key -> index of the first in this batch

@@ -70,6 +70,33 @@ def test_the_same_submission_twice_is_recorded_once(ledger: Ledger, settings: Se
     assert scalar(settings.database_url, ACCESS_ROWS) == 1
 
 
+def test_a_resend_among_new_facts_is_caught_by_the_key_and_the_rest_recorded(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Fact batches skip the "already recorded?" read; the submissions' primary key
+    refuses the resend, the whole transaction rolls back, and the batch is recorded
+    again with the check: the new facts once, the resend as a duplicate."""
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    raw = signing.canonical(emitter.build(DATA_ACCESSED, access_data(), event_id="evt-1"))
+    (original,) = ledger.record([intake.assess(raw)])
+    fresh = [
+        intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+        for _ in range(3)
+    ]
+    ledger._check_known_until = 0.0  # as if no resend was seen for a while
+
+    outcome = ledger.record_batch(
+        [fresh[0], intake.assess(raw), *fresh[1:]], trackings=[Tracking("kafka:s:0", 9)]
+    )
+
+    assert outcome.duplicates == [1] and outcome.positions[1] == original
+    assert len(outcome.appended) == 3
+    assert scalar(settings.database_url, ACCESS_ROWS) == 4
+    assert scalar(settings.database_url, "SELECT count(*) FROM ledger_submissions") == 4
+    assert ledger.ledger_recorder.positions("kafka:s:") == {"kafka:s:0": 9}
+
+
 def test_a_refusal_keeps_the_original_bytes_sealed(ledger: Ledger, settings: Settings) -> None:
     raw = b'{"not": "a cloudevent", "nhs": "9434765919"}'
     keyring = Keyring.from_settings(settings)
