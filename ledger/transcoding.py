@@ -5,7 +5,8 @@ stored events. eventsourcing's ``JSONTranscoder`` decodes with the standard libr
 an ``object_hook`` per object; this one parses with orjson and then revives the
 transcoded objects (``{"_type_": ..., "_data_": ...}``) the same way, innermost first:
 about three times faster on a ledger event. What orjson refuses but the standard library
-reads (NaN, integers beyond 64 bits, lone surrogates) takes the standard path.
+reads (NaN, lone surrogates) takes the standard path, and so does any document with a
+number that may have been an integer beyond 64 bits (orjson would read it as a float).
 Encoding is unchanged. ``tests/unit/test_transcoding.py`` checks both agree.
 """
 
@@ -22,22 +23,33 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
+# orjson reads an integer beyond 64 bits as a float: any float this large may have been
+# one, so the standard library reads that document instead.
+_LARGE = float(2**63)
+
+
+class _StandardPath(Exception):
+    """The document needs the standard library's reading."""
+
 
 class LedgerTranscoder(JSONTranscoder):
     """A ``JSONTranscoder`` whose ``decode`` parses with orjson."""
 
     def decode(self, data: bytes) -> Any:
         try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            return self._revive(orjson.loads(data))
+        except (orjson.JSONDecodeError, _StandardPath):
             return super().decode(data)
-        return self._revive(value)
 
     def _revive(self, value: Any) -> Any:
+        if type(value) is float and abs(value) >= _LARGE:
+            raise _StandardPath
         if type(value) is dict:
             for key, item in value.items():
                 if type(item) is dict or type(item) is list:
                     value[key] = self._revive(item)
+                elif type(item) is float and abs(item) >= _LARGE:
+                    raise _StandardPath
             if len(value) == 2 and "_type_" in value and "_data_" in value:
                 try:
                     transcoding = self.names[value["_type_"]]
@@ -53,6 +65,8 @@ class LedgerTranscoder(JSONTranscoder):
             for index, item in enumerate(value):
                 if type(item) is dict or type(item) is list:
                     value[index] = self._revive(item)
+                elif type(item) is float and abs(item) >= _LARGE:
+                    raise _StandardPath
         return value
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from functools import cache, partial
+from functools import cache
 from importlib import resources
 from typing import Any
 
-import fastjsonschema
 import jsonschema
 
 from ledger.catalogue import administration, agreements, consents, facts, requests
@@ -45,6 +43,7 @@ from ledger.catalogue.entry import (
     parse_instant,
 )
 from ledger.catalogue.facts import DATA_ACCESSED, DATA_SHARED
+from ledger.catalogue.prefilter import Predicate, Unsupported, compile_schema
 from ledger.catalogue.requests import (
     SAR_CLARIFICATION_RECEIVED,
     SAR_CLARIFICATION_REQUESTED,
@@ -106,31 +105,24 @@ def validator(name: str) -> jsonschema.protocols.Validator:
 
 
 @cache
-def _fast_validator(name: str) -> Callable[[Any], Any]:
-    """The same schema compiled to Python code (fastjsonschema): ~13x faster.
-
-    Used only as a pre-filter: acceptance is final only because every format is checked
-    by jsonschema's own checker and the published schemas use no keyword whose meaning
-    differs between fastjsonschema's draft 7 and 2020-12 (``tests/unit`` checks both).
-    ``use_default=False``: the validator must never fill in (alter) the event.
-    """
-    checker = validator(name).format_checker
-    assert checker is not None
-    formats = {f: partial(_conforms, checker, f) for f in checker.checkers}
-    return fastjsonschema.compile(_published_schema(name), formats=formats, use_default=False)
-
-
-def _conforms(checker: jsonschema.FormatChecker, format_name: str, instance: Any) -> bool:
-    return checker.conforms(instance, format_name)
+def prefilter(name: str) -> Predicate | None:
+    """A yes/no check of the type's schema, equal to the reference validator's verdict
+    and ~10x faster (``ledger.catalogue.prefilter``); None if the schema uses a keyword
+    it does not implement (then only the reference runs)."""
+    reference = validator(name)
+    assert reference.format_checker is not None
+    try:
+        return compile_schema(_published_schema(name), reference.format_checker)
+    except Unsupported:
+        return None
 
 
 def schema_errors(name: str, event: Any) -> list[jsonschema.ValidationError]:
     """Every schema violation of ``event``, most specific location first; [] if valid."""
-    try:
-        _fast_validator(name)(event)
+    check = prefilter(name)
+    if check is not None and check(event):
         return []
-    except fastjsonschema.JsonSchemaValueException:
-        pass  # the reference validator says precisely what is wrong, and where
+    # The reference validator says precisely what is wrong, and where.
     return sorted(validator(name).iter_errors(event), key=lambda e: list(map(str, e.absolute_path)))
 
 
