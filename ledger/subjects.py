@@ -88,12 +88,17 @@ class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if len(key) < 32:
             raise ValueError("pseudonym key must be at least 32 bytes")
-        self._key = key
+        # Keyed once: each pseudonym copies the keyed state instead of keying again.
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def _hmac(self, text: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(text.encode())
+        return mac.hexdigest()
 
     def subject_key(self, subject: SubjectId) -> SubjectKey:
-        digest = hmac.new(self._key, str(subject).encode(), hashlib.sha256).hexdigest()
-        return SubjectKey(digest)
+        return SubjectKey(self._hmac(f"{subject.scheme}:{subject.value}"))
 
     def opaque(self, namespace: str, value: str) -> str:
         """A pseudonym for third-party identifiers, e.g. an official's staff id."""
-        return hmac.new(self._key, f"{namespace}:{value}".encode(), hashlib.sha256).hexdigest()
+        return self._hmac(f"{namespace}:{value}")

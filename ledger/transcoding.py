@@ -37,9 +37,28 @@ class LedgerTranscoder(JSONTranscoder):
 
     def decode(self, data: bytes) -> Any:
         try:
-            return self._revive(orjson.loads(data))
+            value = orjson.loads(data)
+            if type(value) is dict and b"\\u" not in data:
+                # Every transcoded object names "_type_" once. When the top level
+                # accounts for every "_type_" in the text (and no name is escaped),
+                # nothing below it needs reviving: a ledger event's timestamps.
+                if self._revive_top(value) == data.count(b'"_type_"'):
+                    return value
+                value = orjson.loads(data)  # as read, not half revived
+            return self._revive(value)
         except (orjson.JSONDecodeError, _StandardPath):
             return super().decode(data)
+
+    def _revive_top(self, value: dict[str, Any]) -> int:
+        """Revive the transcoded objects directly under the top level; how many."""
+        revived = 0
+        for key, item in value.items():
+            if type(item) is dict and len(item) == 2 and "_type_" in item and "_data_" in item:
+                value[key] = self._revive(item)
+                revived += 1
+            elif type(item) is float and abs(item) >= _LARGE:
+                raise _StandardPath
+        return revived
 
     def _revive(self, value: Any) -> Any:
         if type(value) is float and abs(value) >= _LARGE:
