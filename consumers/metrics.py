@@ -39,7 +39,7 @@ class IngestMetrics:
         )
         self.batch_seconds = Histogram(
             "ledger_ingest_batch_seconds",
-            "Time to assess and append one partition batch",
+            "Time to assess and append one poll (every partition of it)",
             buckets=BATCH_BUCKETS,
             registry=r,
         )
