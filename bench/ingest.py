@@ -10,7 +10,9 @@ LEDGER_KAFKA_BOOTSTRAP). In one run it measures:
    the citizen timeline;
 4. end-to-end latency, produce -> visible in the timeline, at a fixed offered rate;
 
-and prints the figures and their ratios. Nothing here asserts a time.
+and prints the figures and their ratios, and where the CPU went: microseconds of CPU per
+event used by the ingest workers, the projection runner, PostgreSQL and the broker
+over the end-to-end run (from /proc, on Linux). Nothing here asserts a time.
 
     python bench/ingest.py --events 20000 --latency-rate 2000 --latency-seconds 10
 """
@@ -137,6 +139,31 @@ def committed(dsn: str, topic: str) -> int:
 class Rates:
     committed: float  # Kafka -> verified and committed in the ledger, events/s
     projected: float  # ... and visible in the citizen timeline, events/s
+    cpu: dict[str, float]  # CPU seconds per event, by part, over the measured window
+
+
+def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
+    """CPU seconds used so far by each part: our processes by pid, and PostgreSQL and
+    the broker by process name (every backend counts). Linux /proc; {} elsewhere."""
+    used: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        part = parts.get(int(entry.name))
+        if part is None and name == "postgres":
+            part = "PostgreSQL"
+        elif part is None and name.startswith("tansu"):
+            part = "broker"
+        if part is not None:
+            used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
 
 
 def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rates:
@@ -144,11 +171,13 @@ def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rate
     until all are in the timeline (the projection runner runs alongside)."""
     procs = [spawn("ingest", settings, logs) for _ in range(workers)]
     procs.append(spawn("project", settings, logs))
+    parts = {p.pid: "ingest workers" for p in procs[:-1]} | {procs[-1].pid: "projection runner"}
     dsn, topic = settings.database_url, settings.topic_submissions
     try:
         while committed(dsn, topic) == 0:
             time.sleep(0.02)
         started, at_start = time.perf_counter(), committed(dsn, topic)
+        cpu_at_start = cpu_seconds(parts)
         done_committing = done_projecting = 0.0
         last_report = started
         while not done_projecting:
@@ -158,12 +187,15 @@ def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rate
                 done_committing = now
             if projected(dsn) >= total:
                 done_projecting = now
+                cpu_used = cpu_seconds(parts)
             if now - last_report > 5:
                 print(f"    ... {committed(dsn, topic)} committed, {projected(dsn)} projected")
                 last_report = now
+        events = total - at_start
         return Rates(
-            committed=(total - at_start) / (done_committing - started),
-            projected=(total - at_start) / (done_projecting - started),
+            committed=events / (done_committing - started),
+            projected=events / (done_projecting - started),
+            cpu={k: (v - cpu_at_start.get(k, 0.0)) / events for k, v in cpu_used.items()},
         )
     finally:
         for proc in procs:
@@ -283,6 +315,15 @@ def main() -> None:
                 f"{workers} worker(s): committed {rates.committed:10,.0f}/s, "
                 f"projected {rates.projected:10,.0f}/s"
             )
+            if rates.cpu:
+                shares = ", ".join(
+                    f"{part} {seconds * 1e6:.0f}"
+                    for part, seconds in sorted(rates.cpu.items(), key=lambda kv: -kv[1])
+                )
+                print(
+                    f"    CPU per event, us: {shares}; total {sum(rates.cpu.values()) * 1e6:.0f} "
+                    f"(2 cores allow {2e6 / 10_000:.0f} at 10,000/s)"
+                )
 
         print("\nratios (committed; projected in brackets)")
         for workers, rates in results.items():

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 import nacl.signing
@@ -67,15 +68,21 @@ def median_ms(samples: list[float]) -> str:
     return f"median {statistics.median(samples) * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms"
 
 
+def _inclusion(index: int, size: int, read: merkle.NodeReader) -> list[bytes]:
+    return merkle.inclusion_proof(index, size, read)
+
+
+def _consistency(first: int, size: int, read: merkle.NodeReader) -> list[bytes]:
+    return merkle.consistency_proof(first, size, read)
+
+
 def bench(conn: psycopg.Connection, size: int, root: bytes, count: int) -> None:
     rng = random.Random(9162)
     times, reads = [], []
     for _ in range(count):
         index = rng.randrange(size)
         started = time.perf_counter()
-        proof, n = store.with_nodes(
-            conn, lambda read, i=index: merkle.inclusion_proof(i, size, read)
-        )
+        proof, n = store.with_nodes(conn, partial(_inclusion, index, size))
         times.append(time.perf_counter() - started)
         reads.append(n)
         merkle.verify_inclusion(
@@ -89,14 +96,10 @@ def bench(conn: psycopg.Connection, size: int, root: bytes, count: int) -> None:
     for _ in range(count):
         first = rng.randrange(1, size)
         started = time.perf_counter()
-        proof, n = store.with_nodes(
-            conn, lambda read, m=first: merkle.consistency_proof(m, size, read)
-        )
+        proof, n = store.with_nodes(conn, partial(_consistency, first, size))
         times.append(time.perf_counter() - started)
         reads.append(n)
-        old, _ = store.with_nodes(
-            conn, lambda read, m=first: merkle.MerkleFrontier.from_nodes(m, read)
-        )
+        old, _ = store.with_nodes(conn, partial(merkle.MerkleFrontier.from_nodes, first))
         merkle.verify_consistency(first, size, proof, old.root(), root)
     print(
         f"consistency ({count} random sizes -> {size:,}):  {median_ms(times)}; "
