@@ -263,6 +263,12 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=int, default=2_000)
     parser.add_argument("--latency-seconds", type=float, default=10)
     parser.add_argument("--latency-workers", type=int, default=2)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="worker counts to measure end to end, comma-separated (default 1,2; "
+        "the ratios need 1 and 2)",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
@@ -275,7 +281,7 @@ def main() -> None:
         print(f"raw Ed25519 verify:       {v1:10,.0f}/s (1 process)   {v2:10,.0f}/s (2 processes)")
 
         results: dict[int, Rates] = {}
-        for workers in (1, 2):
+        for workers in sorted({int(w) for w in args.workers.split(",")} | {1, 2}):
             db = f"bench_{workers}_{uuid.uuid4().hex[:6]}"
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{db}"')
