@@ -1,13 +1,13 @@
 """The batched projection runner: the ledger's notification log into every view.
 
 eventsourcing's own ``ProjectionRunner`` commits one transaction per event (about
-1,300 events/s here); this one reads a batch of up to ``batch`` events once for every
-view, then applies it to each view in one PostgreSQL transaction per view, with the
-view's tracking row in the same transaction, and buffers bulk rows for ``COPY``. Each
-view keeps its own position, so a rebuilt view swapped in behind the others catches up
-on its own (the batch starts at the furthest-behind view). A LISTEN on the ledger's
-notification channel wakes the views as soon as the ledger commits; a short poll is the
-fallback, so latency stays well under a second either way.
+1,300 events/s here); this one reads a batch of up to ``batch`` events once for the
+views that are level with each other, then applies it to each view in one PostgreSQL
+transaction per view, with the view's tracking row in the same transaction, and buffers
+bulk rows for ``COPY``. Each view keeps its own position: a view far behind (rebuilt and
+swapped in, or new) catches up with reads of its own, so it holds no other back. A
+LISTEN on the ledger's notification channel wakes the views as soon as the ledger
+commits; a short poll is the fallback, so latency stays well under a second either way.
 """
 
 from __future__ import annotations
@@ -76,7 +76,6 @@ class ViewRunner:
         self.reader = reader
         self.conn = conn
         self.batch = batch
-        self.topics = list(dict.fromkeys(t for p in self.projections for t in p.topics))
         self._topics_of = {id(p): frozenset(p.topics) for p in self.projections}
         self._handlers: dict[tuple[int, type], Handler] = {}
 
@@ -99,22 +98,34 @@ class ViewRunner:
         return projection
 
     def run_batch(self, stop_at: int | None = None) -> int:
-        """Apply the next batch; the log positions the furthest-behind view moved on.
+        """Apply the next batch; the most log positions any view moved on.
 
-        ``stop_at`` bounds the batch (a rebuild catching up to a known head).
+        Views within a batch of the most advanced one share one read and decode; a view
+        further behind (rebuilt, or new) catches up with reads of its own, a batch per
+        call, so it holds none of the others back. ``stop_at`` bounds the batch (a
+        rebuild catching up to a known head).
         """
         head = self.reader.head() if stop_at is None else stop_at
         with self.conn.transaction(), self.conn.cursor() as curs:
-            low = min(tracked_position(curs, p.schema) for p in self.projections)
-        if low >= head:
+            behind = [(tracked_position(curs, p.schema), p) for p in self.projections]
+        behind = [(position, p) for position, p in behind if position < head]
+        if not behind:
             return 0
-        notifications = [n for n in self.reader.read(low, self.batch, self.topics) if n.id <= head]
+        front = max(position for position, _ in behind)
+        together = [(position, p) for position, p in behind if front - position <= self.batch]
+        groups = [together] + [[(pos, p)] for pos, p in behind if front - pos > self.batch]
+        return max(self._run_group(group, head) for group in groups)
+
+    def _run_group(self, group: list[tuple[int, Projection]], head: int) -> int:
+        low = min(position for position, _ in group)
+        topics = list(dict.fromkeys(t for _, p in group for t in p.topics))
+        notifications = [n for n in self.reader.read(low, self.batch, topics) if n.id <= head]
         # Fewer than a batch: every relevant event up to ``head`` was read (the ledger
         # commits in position order), so the views can reach ``head``.
         full = len(notifications) == self.batch
         reached = notifications[-1].id if full else head
         events = [(n.id, n.topic, self.reader.decode(n)) for n in notifications]
-        for projection in self.projections:
+        for _, projection in group:
             self._apply(projection, events, low, reached)
         return reached - low
 

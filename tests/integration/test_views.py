@@ -135,3 +135,29 @@ def test_a_crash_mid_batch_rolls_the_batch_back_and_the_rerun_counts_once(
         (30, 30)
     ]
     assert rows(settings, "SELECT notification_id FROM timeline.tracking") == [(last,)]
+
+
+def test_views_level_with_each_other_share_reads_and_a_view_far_behind_holds_none_back(
+    settings: Settings, ledger: Ledger
+) -> None:
+    from projections.statistics import StatisticsProjection
+
+    save_all(ledger, [access(f"subject-{i}") for i in range(40)])
+    timeline, statistics = TimelineProjection(), StatisticsProjection()
+    with psycopg.connect(settings.database_url) as conn:
+        for projection in (timeline, statistics):
+            projection.create(conn)
+        ViewRunner(timeline, LogReader(ledger), conn, batch=10).catch_up()  # statistics: 0
+        last = save_all(ledger, [access("subject-new")])
+
+        runner = ViewRunner([timeline, statistics], LogReader(ledger), conn, batch=10)
+        runner.run_batch()
+
+        # The timeline took the new event at once; statistics moved one batch of its own.
+        assert rows(settings, "SELECT notification_id FROM timeline.tracking") == [(last,)]
+        (behind,) = rows(settings, "SELECT notification_id FROM statistics.tracking")
+        assert 0 < behind[0] < last - 10
+        assert runner.catch_up() > 0
+        assert rows(settings, "SELECT notification_id FROM statistics.tracking") == [(last,)]
+        assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(41,)]
+    assert rows(settings, "SELECT count(*) FROM timeline.entries") == [(41,)]
