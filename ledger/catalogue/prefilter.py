@@ -77,6 +77,16 @@ def _is_number(value: Any) -> bool:  # jsonschema's "number"
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
+# Keywords bounding a length (code points, items, members), each for values of one type.
+LENGTH_BOUNDS = {
+    "minLength": ("string", "<"),
+    "maxLength": ("string", ">"),
+    "minItems": ("array", "<"),
+    "maxItems": ("array", ">"),
+    "minProperties": ("object", "<"),
+    "maxProperties": ("object", ">"),
+}
+
 TYPE_TESTS = {
     "array": "isinstance({v}, list)",
     "boolean": "isinstance({v}, bool)",
@@ -173,9 +183,13 @@ class _Generator:
                 fail_if(f"{v} not in {self.constant(values)}")
             else:
                 fail_if(f"not any(_equal({v}, x) for x in {self.constant(values)})")
+        for keyword, (kind, operator) in LENGTH_BOUNDS.items():
+            if keyword in schema:
+                fail_if(f"{guard(kind)}len({v}) {operator} {int(schema[keyword])}")
         self.strings(schema, v, guard("string"), fail_if)
         self.numbers(schema, v, fail_if)
-        self.arrays(schema, v, depth, guard("array"), out, fail_if)
+        if "items" in schema:
+            self.items(schema["items"], v, depth, guard("array"), out)
         self.objects(schema, v, depth, guard("object"), out, fail_if)
         if "$ref" in schema:
             fail_if(f"not {self.ref(schema['$ref'])}({v})")
@@ -199,10 +213,6 @@ class _Generator:
     def strings(
         self, schema: Mapping[str, Any], v: str, guard: str, fail_if: Callable[[str], None]
     ) -> None:
-        if "minLength" in schema:
-            fail_if(f"{guard}len({v}) < {int(schema['minLength'])}")
-        if "maxLength" in schema:
-            fail_if(f"{guard}len({v}) > {int(schema['maxLength'])}")
         if "pattern" in schema:  # jsonschema searches; it does not match
             search = self.constant(re.compile(schema["pattern"]).search)
             fail_if(f"{guard}{search}({v}) is None")
@@ -215,27 +225,14 @@ class _Generator:
                 bound = self.constant(schema[keyword])
                 fail_if(f"_is_number({v}) and {v} {operator} {bound}")
 
-    def arrays(
-        self,
-        schema: Mapping[str, Any],
-        v: str,
-        depth: int,
-        guard: str,
-        out: list[str],
-        fail_if: Callable[[str], None],
-    ) -> None:
+    def items(self, schema: Any, v: str, depth: int, guard: str, out: list[str]) -> None:
         pad = "    " * depth
-        if "minItems" in schema:
-            fail_if(f"{guard}len({v}) < {int(schema['minItems'])}")
-        if "maxItems" in schema:
-            fail_if(f"{guard}len({v}) > {int(schema['maxItems'])}")
-        if "items" in schema:
-            item = self.fresh("i")
-            inner = self.body(schema["items"], item, depth + 2)
-            if inner:
-                out.append(f"{pad}if {guard}True:")
-                out.append(f"{pad}    for {item} in {v}:")
-                out += inner
+        item = self.fresh("i")
+        inner = self.body(schema, item, depth + 2)
+        if inner:
+            out.append(f"{pad}if {guard}True:")
+            out.append(f"{pad}    for {item} in {v}:")
+            out += inner
 
     def objects(
         self,
@@ -248,10 +245,6 @@ class _Generator:
     ) -> None:
         pad = "    " * depth
         properties = schema.get("properties", {})
-        if "minProperties" in schema:
-            fail_if(f"{guard}len({v}) < {int(schema['minProperties'])}")
-        if "maxProperties" in schema:
-            fail_if(f"{guard}len({v}) > {int(schema['maxProperties'])}")
         if "required" in schema:
             needed = self.constant(frozenset(schema["required"]))
             fail_if(f"{guard}not ({needed} <= {v}.keys())")
