@@ -56,11 +56,11 @@ class LogReader:
 class ViewRunner:
     """Keeps one or more views up to date, one batch per transaction and view.
 
-    Each batch of the log is read and decoded once, for all the views (the union of
-    their topics), then applied to each view in that view's own transaction, with its
-    own tracking row: so views stay independent in PostgreSQL (one may be rebuilt and
-    swapped while the others run on), and the read and decode, most of a view's cost,
-    are not repeated per view.
+    A batch of the log is read and decoded once for the views level with each other
+    (the union of their topics), then applied to each view in that view's own
+    transaction, with its own tracking row: so views stay independent in PostgreSQL
+    (one may be rebuilt and swapped while the others run on), and the read and decode,
+    most of a view's cost, are not repeated per view.
     """
 
     def __init__(
@@ -90,12 +90,6 @@ class ViewRunner:
             else:
                 self._handlers[key] = projection.apply
         return self._handlers[key]
-
-    @property
-    def projection(self) -> Projection:
-        """The view, when this runner keeps one."""
-        (projection,) = self.projections
-        return projection
 
     def run_batch(self, stop_at: int | None = None) -> int:
         """Apply the next batch; the most log positions any view moved on.
