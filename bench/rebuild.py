@@ -17,7 +17,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -32,10 +31,10 @@ from bench.servers import database_url  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from projections.rebuild import rebuild  # noqa: E402
-from projections.runner import LogReader, ViewRunner, run_projections  # noqa: E402
+from projections.runner import LogReader, ViewRunner  # noqa: E402
 from projections.timeline import TimelineProjection  # noqa: E402
 from projections.view import tracked_position  # noqa: E402
-from tests.support.views import access, save_all  # noqa: E402
+from tests.support.views import access, running_projections, save_all  # noqa: E402
 
 
 def fresh_database(dsn: str, home: Path) -> Settings:
@@ -70,13 +69,13 @@ def catch_up(settings: Settings, batch: int) -> float:
 
 
 def latency(settings: Settings, samples: int) -> list[float]:
-    stop = threading.Event()
-    thread = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
-    thread.start()
     ledger = Ledger.from_settings(settings)
     found: list[float] = []
     try:
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        with (
+            running_projections(settings),
+            psycopg.connect(settings.database_url, autocommit=True) as conn,
+        ):
             time.sleep(2)  # the runner starts and catches up
             for _ in range(samples):
                 started = time.perf_counter()
@@ -86,8 +85,6 @@ def latency(settings: Settings, samples: int) -> list[float]:
                 found.append((time.perf_counter() - started) * 1000)
                 time.sleep(0.02)
     finally:
-        stop.set()
-        thread.join(timeout=30)
         ledger.close()
     return found
 

@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from infra.broker import EmbeddedBroker
 from infra.postgres import EmbeddedPostgres
 from infra.topics import ensure_topics
+from ledger.application import Ledger
 from ledger.settings import Settings
 from tests.support.folders import server_dir
 
@@ -77,3 +78,11 @@ def settings(database_url: str, broker_server: EmbeddedBroker, tmp_path: Path) -
     )
     ensure_topics(result.kafka_bootstrap, result.topic_partitions)
     return result
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[Ledger]:
+    """The ledger application on the test's database (modules may override it)."""
+    ledger = Ledger.from_settings(settings)
+    yield ledger
+    ledger.close()

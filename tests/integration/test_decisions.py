@@ -3,7 +3,6 @@ the reason when denied, and a withdrawal reflected in the next decisions."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,9 +16,8 @@ from ledger.application import Ledger
 from ledger.domain.agreement import DataSharingAgreement
 from ledger.domain.consent import Consent, Objection
 from ledger.settings import Settings
-from projections.runner import run_projections
 from tests.support.tokens import bearer
-from tests.support.views import agreement_terms, save_all, subject_key
+from tests.support.views import agreement_terms, running_projections, save_all, subject_key
 
 pytestmark = pytest.mark.integration
 
@@ -28,23 +26,14 @@ WEEK_AGO = datetime.now(UTC) - timedelta(days=7)
 
 
 @pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
-    stop = threading.Event()
-    runner = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
-    runner.start()
-    with TestClient(
-        create_app(settings), headers=bearer(settings, "service", organisation="DWP")
-    ) as client:
+    with (
+        running_projections(settings),
+        TestClient(
+            create_app(settings), headers=bearer(settings, "service", organisation="DWP")
+        ) as client,
+    ):
         yield client
-    stop.set()
-    runner.join(timeout=30)
 
 
 def ask(

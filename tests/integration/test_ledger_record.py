@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -20,13 +19,6 @@ from tests.support.ledger import access_data, make_intake, register_dwp, scalar
 pytestmark = pytest.mark.integration
 
 ACCESS_ROWS = "SELECT count(*) FROM ledger_events WHERE topic LIKE '%DataAccess.Recorded'"
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
 
 
 def test_events_and_their_kafka_position_commit_together(

@@ -4,7 +4,6 @@ names it waits (within a bound) until the view includes it, or answers 503."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +13,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
-from projections.runner import run_projections
 from tests.support.contract import example_intake, register_example_service, story
 from tests.support.tokens import bearer
+from tests.support.views import running_projections
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +40,8 @@ def submit(api: TestClient, settings: Settings) -> int:
 
 @pytest.fixture
 def runner(settings: Settings) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
+    with running_projections(settings):
+        yield
 
 
 def test_a_read_naming_the_position_sees_the_event_at_once(

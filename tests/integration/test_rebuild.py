@@ -3,18 +3,15 @@ old one keeps serving, then swapped in; the live runner carries on with the new 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from cli.main import main
 from ledger.application import Ledger
 from ledger.settings import Settings
-from projections.runner import prepare_views, run_projections
+from projections.runner import prepare_views
 from tests.support.ledger import wait_until
-from tests.support.views import access, save_all
+from tests.support.views import access, running_projections, save_all
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +20,6 @@ def count(settings: Settings, query: str) -> int:
     with psycopg.connect(settings.database_url) as conn:
         row = conn.execute(query).fetchone()
         return int(row[0]) if row else 0
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
 
 
 def test_a_rebuild_swaps_in_a_complete_view_while_the_runner_keeps_going(
@@ -42,10 +32,7 @@ def test_a_rebuild_swaps_in_a_complete_view_while_the_runner_keeps_going(
         monkeypatch.setenv(name, value)
     save_all(ledger, [access(f"s{i % 50}") for i in range(3000)])
     prepare_views(settings)
-    stop = threading.Event()
-    runner = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
-    runner.start()
-    try:
+    with running_projections(settings):
         wait_until(lambda: count(settings, "SELECT count(*) FROM timeline.entries") == 3000)
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             conn.execute("DELETE FROM timeline.entries WHERE subject_key = 's1'")  # damage
@@ -59,9 +46,6 @@ def test_a_rebuild_swaps_in_a_complete_view_while_the_runner_keeps_going(
             what="the runner following on in the new view",
         )
         assert count(settings, "SELECT count(*) FROM timeline.entries") == 3001
-    finally:
-        stop.set()
-        runner.join(timeout=30)
     out, err = capsys.readouterr()
     assert "rebuild timeline [" in err and "events/s" in out and "swapped in" in out
     assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -16,13 +15,6 @@ from ledger.settings import Settings
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
 
 
 def record_accesses(ledger: Ledger, settings: Settings, count: int) -> None:

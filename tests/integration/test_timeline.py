@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,9 +13,9 @@ from ledger import signing
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
-from projections.runner import run_projections
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
 from tests.support.tokens import bearer
+from tests.support.views import running_projections
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +24,9 @@ SAM = "4010232137"
 
 
 @pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
 def projector(settings: Settings) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=30)
+    with running_projections(settings):
+        yield
 
 
 @pytest.fixture

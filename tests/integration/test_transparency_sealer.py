@@ -42,13 +42,6 @@ def make_sealer(settings: Settings, batch: int = 10_000) -> Sealer:
 
 
 @pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
-
-
-@pytest.fixture
 def sealer(settings: Settings) -> Iterator[Sealer]:
     sealer = make_sealer(settings)
     yield sealer

@@ -3,7 +3,6 @@ event type, through the real intake), against a real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -20,13 +19,6 @@ from tests.support.views import access, save_all, subject_key
 pytestmark = pytest.mark.integration
 
 NINO, ONE_LOGIN = "nino:AB123456C", "one-login:urn:fdc:gov.uk:2022:example-citizen-0001"
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
 
 
 def project_all(settings: Settings, ledger: Ledger) -> None:

@@ -3,7 +3,6 @@ the API by an auditor: linked to their events, with no personal data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -25,13 +24,6 @@ from tests.support.views import access, agreement_terms, save_all, share, subjec
 pytestmark = pytest.mark.integration
 
 WEEK_AGO = datetime.now(UTC) - timedelta(days=7)
-
-
-@pytest.fixture
-def ledger(settings: Settings) -> Iterator[Ledger]:
-    ledger = Ledger.from_settings(settings)
-    yield ledger
-    ledger.close()
 
 
 def project(settings: Settings, ledger: Ledger) -> int:

@@ -3,8 +3,10 @@ transaction, without the signed intake (which other tests cover)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from ledger.application import Ledger
@@ -12,8 +14,22 @@ from ledger.domain.access import DataAccess
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.subjects import SubjectId
+from projections.runner import run_projections
 
 SAVE_AT_MOST = 250  # events per save (DESIGN.md "Known defect")
+
+
+@contextmanager
+def running_projections(settings: Settings) -> Iterator[None]:
+    """The real projection runner, every view, in a thread; stopped on exit."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_projections, args=(settings, stop), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def subject_key(settings: Settings, subject: str) -> str:
