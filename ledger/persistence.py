@@ -18,6 +18,7 @@ from eventsourcing import postgres as es_postgres
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Notification,
     OperationalError,
     StoredEvent,
     Tracking,
@@ -25,7 +26,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.refusals import Refusal
@@ -182,6 +183,58 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             "JOIN unnest(%s::text[], %s::text[]) AS k(source, event_id) "
             "ON k.source = s.source AND k.event_id = s.event_id"
         ).format(schema, self.submissions_table, Identifier(self.events_table_name))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """eventsourcing's read of the notification log, in PostgreSQL's binary format.
+
+        In the text format every event's state (a ~2 kB ``bytea``) is hex-encoded by the
+        server and decoded again by psycopg: that was four fifths of the cost of a
+        read (25 us an event; 5.6 us in binary). Same rows, same order, same arguments.
+        """
+        conditions: list[SQL] = []
+        params: list[Any] = []
+        if start is not None:
+            conditions.append(
+                SQL("notification_id >= %s" if inclusive_of_start else "notification_id > %s")
+            )
+            params.append(start)
+        if stop is not None:
+            conditions.append(SQL("notification_id <= %s"))
+            params.append(stop)
+        if topics:
+            conditions.append(SQL("topic = ANY(%s)"))
+            params.append(list(topics))
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}.{1}"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        if conditions:
+            statement += SQL(" WHERE ") + SQL(" AND ").join(conditions)
+        statement += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(binary=True, row_factory=tuple_row) as curs,
+        ):
+            curs.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=row[0],
+                    originator_id=row[1],
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=row[4],
+                )
+                for row in curs.fetchall()
+            ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

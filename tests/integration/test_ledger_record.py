@@ -139,3 +139,37 @@ def test_with_an_aggregate_cache_the_full_save_keeps_it_current(settings: Settin
             assert ledger.repository.cache.get(aggregate_id).version == 1
     finally:
         ledger.close()
+
+
+def test_the_binary_log_read_returns_what_eventsourcings_read_returns(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """The ledger reads its notification log in PostgreSQL's binary format; for every
+    kind of query it must return exactly what eventsourcing's own (text) read returns."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    emitter = register_dwp(ledger)
+    intake = make_intake(ledger, settings)
+    ledger.record(
+        [
+            intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+            for _ in range(12)
+        ]
+    )
+    recorder = ledger.ledger_recorder
+    access = next(n.topic for n in recorder.select_notifications(1, 100) if "DataAccess" in n.topic)
+    queries = [
+        dict(start=1, limit=100),
+        dict(start=None, limit=5),
+        dict(start=3, limit=4, inclusive_of_start=False),
+        dict(start=2, limit=100, stop=9),
+        dict(start=1, limit=100, topics=[access]),
+        dict(start=4, limit=3, stop=12, topics=(access,), inclusive_of_start=False),
+        dict(start=1000, limit=10),
+    ]
+    for query in queries:
+        ours = recorder.select_notifications(**query)  # type: ignore[arg-type]
+        theirs = PostgresApplicationRecorder.select_notifications(recorder, **query)  # type: ignore[arg-type]
+        assert ours == theirs, query
+        assert all(type(n.state) is bytes for n in ours)
+    assert len(recorder.select_notifications(1, 100)) > 12  # the query above read events
