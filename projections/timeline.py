@@ -80,14 +80,17 @@ class TimelineProjection(Projection):
         get_topic(Organisation.Registered),
         *(get_topic(kind) for kind in CHANGES),
     )
+    copy_types = {
+        "entries": ("text", "int8", "text", "timestamptz", "timestamptz", "text", "jsonb")
+    }
     tables = (
         "CREATE TABLE IF NOT EXISTS {s}.entries ("
         "subject_key text NOT NULL, position bigint NOT NULL, kind text NOT NULL, "
         "occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, "
         "organisation text NOT NULL, detail jsonb NOT NULL, "
-        "PRIMARY KEY (subject_key, position))",
-        "CREATE INDEX IF NOT EXISTS entries_by_time "
-        "ON {s}.entries (subject_key, occurred_at DESC, position DESC)",
+        # One index, in the order a timeline is read (newest first, scanned backwards);
+        # a position is one event, so (subject, position) stays unique through it.
+        "PRIMARY KEY (subject_key, occurred_at, position))",
         "CREATE TABLE IF NOT EXISTS {s}.organisations (code text PRIMARY KEY, name text NOT NULL)",
         # Whose consent, objection or request each aggregate is, and what it is about.
         "CREATE TABLE IF NOT EXISTS {s}.about ("
@@ -105,12 +108,11 @@ class TimelineProjection(Projection):
         organisation: str,
         detail: dict[str, Any],
     ) -> None:
-        text = _json(detail)
         for key in dict.fromkeys(subject_keys):  # a subject listed twice is one entry
             self.copy_later(
                 "entries",
                 ENTRY_COLUMNS,
-                (key, position, kind, occurred_at, recorded_at, organisation, text),
+                (key, position, kind, occurred_at, recorded_at, organisation, detail),
             )
 
     @singledispatchmethod

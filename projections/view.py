@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+import orjson
 from psycopg import Connection, Cursor, errors
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.json import set_json_dumps
 
 TRACKING = "ledger"  # the name of the one tracking row: the log this view follows
 
@@ -35,6 +37,9 @@ class Projection:
     name: ClassVar[str]
     topics: ClassVar[Sequence[str]]
     tables: ClassVar[Sequence[str]]
+    # PostgreSQL types of the columns of tables written by ``copy_later``, in order: those
+    # rows go in COPY's binary format (no text to parse; jsonb columns take dicts).
+    copy_types: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, schema: str | None = None) -> None:
         self.schema = schema or self.name
@@ -53,10 +58,17 @@ class Projection:
     def flush(self, curs: Cursor[Any]) -> None:
         """Write buffered rows (``COPY``), before the batch's tracking row."""
         for (table, columns), rows in self._copies.items():
+            types = self.copy_types.get(table)
             statement = SQL("COPY {}.{} ({}) FROM STDIN").format(
                 Identifier(self.schema), Identifier(table), SQL(", ").join(map(Identifier, columns))
             )
+            if types:
+                assert len(types) == len(columns), (table, columns, types)
+                statement += SQL(" (FORMAT BINARY)")
+                set_json_dumps(orjson.dumps, context=curs)
             with curs.copy(statement) as copy:
+                if types:
+                    copy.set_types(list(types))
                 for row in rows:
                     copy.write_row(row)
         self._copies.clear()
