@@ -173,3 +173,30 @@ def test_the_binary_log_read_returns_what_eventsourcings_read_returns(
         assert ours == theirs, query
         assert all(type(n.state) is bytes for n in ours)
     assert len(recorder.select_notifications(1, 100)) > 12  # the query above read events
+
+
+def test_the_binary_aggregate_read_returns_what_eventsourcings_read_returns(
+    ledger: Ledger,
+) -> None:
+    from collections import Counter
+
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    register_dwp(ledger)
+    recorder = ledger.ledger_recorder
+    versions = Counter(n.originator_id for n in recorder.select_notifications(1, 1000))
+    originator_id, count = versions.most_common(1)[0]
+    assert count >= 2  # registering a service and its key changes one aggregate twice
+    queries = [
+        dict(),
+        dict(desc=True),
+        dict(gt=1),
+        dict(lte=1),
+        dict(gt=0, lte=count, desc=True, limit=1),
+        dict(limit=1),
+    ]
+    for query in queries:
+        ours = recorder.select_events(originator_id, **query)  # type: ignore[arg-type]
+        theirs = PostgresAggregateRecorder.select_events(recorder, originator_id, **query)  # type: ignore[arg-type]
+        assert ours == theirs, query
+        assert ours and all(type(e.state) is bytes for e in ours)
