@@ -6,8 +6,10 @@ LEDGER_KAFKA_BOOTSTRAP). In one run it measures:
 1. raw Ed25519 verify rate of this machine (PyNaCl), in 1 process and in 2;
 2. raw kafka-python consume rate of the same records (no group, no processing);
 3. sustained end-to-end ingest with 1 and with 2 `ledger ingest` processes plus the
-   projection runner: from the first record durably consumed until every event is in
-   the citizen timeline;
+   projection runner: from the moment the consumer group has settled (every worker
+   holds partitions: before that, the first worker to join works alone and then stops
+   for a rebalance) until every event is committed, and until every event is in the
+   citizen timeline;
 4. end-to-end latency, produce -> visible in the timeline, at a fixed offered rate;
 
 and prints the figures and their ratios, and where the CPU went: microseconds of CPU per
@@ -51,6 +53,8 @@ from tests.support.ledger import access_data, register_dwp  # noqa: E402
 from tests.support.stream import nhs_numbers  # noqa: E402
 
 DATA_ACCESSED = "uk.gov.ledger.data-accessed.v1"
+PARTITIONS = 6
+SETTLE_SECONDS = 120  # longest wait for the consumer group to settle
 
 
 # Baselines -----------------------------------------------------------------------------
@@ -114,12 +118,40 @@ def spawn(command: str, settings: Settings, logs: Path) -> subprocess.Popen[byte
         **os.environ,
         **settings.to_env(),
         "PYTHONPATH": str(ROOT),
-        "LEDGER_LOG_LEVEL": "WARNING",
+        # Ingest workers log their partition assignments (see group_settled).
+        "LEDGER_LOG_LEVEL": "INFO" if command == "ingest" else "WARNING",
     }
-    out = (logs / f"{command}-{uuid.uuid4().hex[:4]}.log").open("wb")
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", command], env=env, stdout=out, stderr=out
-    )
+    log = logs / f"{command}-{uuid.uuid4().hex[:4]}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", command], env=env, stdout=out, stderr=out
+        )
+    LOGS[proc.pid] = log
+    return proc
+
+
+LOGS: dict[int, Path] = {}  # each spawned process's log file, by pid
+
+
+def _assigned(log: Path) -> list[int] | None:
+    """The partitions a worker holds, from its log: those of its last assignment, or
+    None while it has none (not joined yet, or revoked for a rebalance)."""
+    held: list[int] | None = None
+    for line in log.read_text(errors="replace").splitlines():
+        if "partitions revoked" in line:
+            held = None
+        elif "partitions assigned: [" in line:
+            text = line.rsplit("[", 1)[1].rstrip("]")
+            held = [int(p) for p in text.split(",") if p.strip()] or None
+    return held
+
+
+def group_settled(procs: list[subprocess.Popen[bytes]], partitions: int) -> bool:
+    """Every worker holds partitions, and together they hold each partition once."""
+    held = [_assigned(LOGS[p.pid]) for p in procs]
+    if any(h is None for h in held):
+        return False
+    return sorted(p for h in held for p in h or ()) == list(range(partitions))
 
 
 def projected(dsn: str) -> int:
@@ -140,6 +172,18 @@ class Rates:
     committed: float  # Kafka -> verified and committed in the ledger, events/s
     projected: float  # ... and visible in the citizen timeline, events/s
     cpu: dict[str, float]  # CPU seconds per event, by part, over the measured window
+    busy: float = 0.0  # share of the machine's cores busy over that window (any process)
+    with_start: float = 0.0  # committed rate counted from the first commit instead
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy, over all cores (Linux /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
@@ -167,17 +211,36 @@ def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
 
 
 def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rates:
-    """Sustained rates from the first committed record until all are committed, and
-    until all are in the timeline (the projection runner runs alongside)."""
+    """Sustained rates, once the consumer group has settled, until all events are
+    committed, and until all are in the timeline (the projection runner runs alongside).
+
+    Before the group settles the first worker to join works alone, then every worker
+    stops for the rebalance: a start-up cost, not the rate the workers sustain."""
     procs = [spawn("ingest", settings, logs) for _ in range(workers)]
     procs.append(spawn("project", settings, logs))
     parts = {p.pid: "ingest workers" for p in procs[:-1]} | {procs[-1].pid: "projection runner"}
     dsn, topic = settings.database_url, settings.topic_submissions
     try:
-        while committed(dsn, topic) == 0:
+        deadline = time.monotonic() + SETTLE_SECONDS
+        first, at_first = 0.0, 0
+        while not group_settled(procs[:-1], PARTITIONS):
+            if not first and (at_first := committed(dsn, topic)):
+                first = time.perf_counter()
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit(f"the ingest workers did not settle; see the logs in {logs}")
             time.sleep(0.02)
-        started, at_start = time.perf_counter(), committed(dsn, topic)
-        cpu_at_start = cpu_seconds(parts)
+        started = time.perf_counter()
+        at_start, projected_at_start = committed(dsn, topic), projected(dsn)
+        cpu_at_start, busy_at_start = cpu_seconds(parts), busy_seconds()
+        if not first:
+            first, at_first = started, at_start
+        if at_start > total // 2:
+            print(
+                f"    (the group settled after {at_start:,} of {total:,} events: too few "
+                "were left to measure a sustained rate; use more --events)"
+            )
+        if at_start >= total:
+            raise SystemExit("every event was committed before the group settled")
         done_committing = done_projecting = 0.0
         last_report = started
         while not done_projecting:
@@ -187,15 +250,17 @@ def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rate
                 done_committing = now
             if projected(dsn) >= total:
                 done_projecting = now
-                cpu_used = cpu_seconds(parts)
+                cpu_used, busy = cpu_seconds(parts), busy_seconds() - busy_at_start
             if now - last_report > 5:
                 print(f"    ... {committed(dsn, topic)} committed, {projected(dsn)} projected")
                 last_report = now
         events = total - at_start
         return Rates(
             committed=events / (done_committing - started),
-            projected=events / (done_projecting - started),
+            projected=(total - projected_at_start) / (done_projecting - started),
             cpu={k: (v - cpu_at_start.get(k, 0.0)) / events for k, v in cpu_used.items()},
+            busy=busy / ((done_projecting - started) * (os.cpu_count() or 1)),
+            with_start=(total - at_first) / (done_committing - first),
         )
     finally:
         for proc in procs:
@@ -268,7 +333,7 @@ def fresh_ledger(dsn: str, bootstrap: str, home: Path, name: str) -> Settings:
         topic_rejected=f"bench.rej.{db}",
         topic_events=f"bench.ev.{db}",
         ingest_group=f"bench.{db}",
-        partitions=6,
+        partitions=PARTITIONS,
         secret="5a" * 32,
     )
     ensure_topics(bootstrap, settings.topic_partitions)
@@ -291,6 +356,11 @@ def report(workers: int, rates: Rates) -> None:
         f"{workers} worker(s): committed {rates.committed:10,.0f}/s, "
         f"projected {rates.projected:10,.0f}/s"
     )
+    if abs(rates.with_start - rates.committed) > 0.01 * rates.committed:
+        print(
+            f"    committed, counted from the first commit (with the group's start-up): "
+            f"{rates.with_start:,.0f}/s"
+        )
     if rates.cpu:
         shares = ", ".join(
             f"{part} {seconds * 1e6:.0f}"
@@ -298,7 +368,8 @@ def report(workers: int, rates: Rates) -> None:
         )
         print(
             f"    CPU per event, us: {shares}; total {sum(rates.cpu.values()) * 1e6:.0f} "
-            f"(2 cores allow {2e6 / 10_000:.0f} at 10,000/s)"
+            f"(2 cores allow {2e6 / 10_000:.0f} at 10,000/s); machine busy "
+            f"{rates.busy:.0%} of {os.cpu_count()} cores"
         )
 
 
@@ -329,6 +400,9 @@ def main() -> None:
         "the ratios need 1 and 2)",
     )
     args = parser.parse_args()
+    counts = sorted({int(w) for w in args.workers.split(",")} | {1, 2})
+    if counts[-1] > PARTITIONS:
+        parser.error(f"at most {PARTITIONS} workers: the topic has {PARTITIONS} partitions")
 
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     servers = ExitStack()
@@ -341,7 +415,7 @@ def main() -> None:
 
         results: dict[int, Rates] = {}
         consume = 0.0
-        for workers in sorted({int(w) for w in args.workers.split(",")} | {1, 2}):
+        for workers in counts:
             runs: list[Rates] = []
             for run in range(args.repeat):
                 settings = fresh_ledger(dsn, bootstrap, home, f"bench_{workers}_{run}")
@@ -355,7 +429,9 @@ def main() -> None:
                 rate = produce(settings, raw, [partition_key(e) for e in events])
                 if workers == 1 and run == 0:
                     print(f"produce (setup):          {rate:10,.0f}/s")
-                    consume = consume_rate(bootstrap, settings.topic_submissions, 6, args.events)
+                    consume = consume_rate(
+                        bootstrap, settings.topic_submissions, PARTITIONS, args.events
+                    )
                     print(f"raw kafka-python consume: {consume:10,.0f}/s")
                 print(f"end to end, {workers} worker(s) + projection runner ...", flush=True)
                 runs.append(end_to_end(settings, workers, args.events, home))
