@@ -27,7 +27,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, dict_row, tuple_row
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.refusals import Refusal
 
@@ -220,21 +220,16 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             statement += SQL(" WHERE ") + SQL(" AND ").join(conditions)
         statement += SQL(" ORDER BY notification_id LIMIT %s")
         params.append(limit)
-        with (
-            self.datastore.get_connection() as conn,
-            conn.cursor(binary=True, row_factory=tuple_row) as curs,
-        ):
-            curs.execute(statement, params, prepare=True)
-            return [
-                Notification(
-                    id=row[0],
-                    originator_id=row[1],
-                    originator_version=row[2],
-                    topic=row[3],
-                    state=row[4],
-                )
-                for row in curs.fetchall()
-            ]
+        return [
+            Notification(
+                id=row[0],
+                originator_id=row[1],
+                originator_version=row[2],
+                topic=row[3],
+                state=row[4],
+            )
+            for row in self._read_binary(statement, params, tuple_row)
+        ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events(
@@ -262,20 +257,24 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         if limit is not None:
             params.append(limit)
             statement += SQL(" LIMIT %s")
+        return [
+            StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in self._read_binary(statement, params, dict_row)
+        ]
+
+    def _read_binary(self, statement: Composed, params: list[Any], rows: Any) -> list[Any]:
+        """A read's rows in PostgreSQL's binary format (``bytea`` arrives as it is)."""
         with (
             self.datastore.get_connection() as conn,
-            conn.cursor(binary=True, row_factory=dict_row) as curs,
+            conn.cursor(binary=True, row_factory=rows) as curs,
         ):
             curs.execute(statement, params, prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                )
-                for row in curs.fetchall()
-            ]
+            return list(curs.fetchall())
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
