@@ -59,7 +59,10 @@ def _status(settings: Settings) -> int:
 
     with psycopg.connect(settings.effective_database_url) as conn:
         for name, position in positions(conn, VIEWS).items():
-            print(f"{name:<11} at ledger position {position:,}")
+            reason = VIEWS[name]().outdated(conn)
+            conn.rollback()
+            advice = f"; older layout ({reason}): rebuild it" if reason else ""
+            print(f"{name:<11} at ledger position {position:,}{advice}")
     return EXIT_OK
 
 

@@ -161,10 +161,21 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def prepare_views(settings: Settings, projections: Sequence[Projection] | None = None) -> None:
-    """Create every view's schema and tables (idempotent)."""
+    """Create every view's schema and tables (idempotent); say which views were built
+    with an older layout (they work, and a rebuild brings them up to date)."""
     with connect(settings) as conn:
         for projection in projections or all_projections():
             projection.create(conn)
+            reason = projection.outdated(conn)
+            conn.rollback()  # end the check's transaction
+            if reason:
+                log.warning(
+                    "view %s has an older layout: %s; `ledger projections rebuild %s` "
+                    "brings it up to date while it keeps serving",
+                    projection.name,
+                    reason,
+                    projection.name,
+                )
 
 
 def _listen(

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.utils import get_topic
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 
 from ledger.domain.access import DataAccess
 from ledger.domain.consent import Consent, Objection
@@ -114,6 +114,14 @@ class TimelineProjection(Projection):
                 ENTRY_COLUMNS,
                 (key, position, kind, occurred_at, recorded_at, organisation, detail),
             )
+
+    def outdated(self, conn: Connection[Any]) -> str | None:
+        # Before 2026-11-25 the entries had a second index, which every write paid for.
+        row = conn.execute(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = 'entries_by_time'",
+            (self.schema,),
+        ).fetchone()
+        return "its entries have a second index that every write pays for" if row else None
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, curs: Cursor[Any]) -> None:

@@ -77,6 +77,11 @@ class Projection:
         """Forget buffered rows (the batch's transaction rolled back)."""
         self._copies.clear()
 
+    def outdated(self, conn: Connection[Any]) -> str | None:
+        """Why the view in this schema should be rebuilt (its tables have an older
+        layout that still works), or None. Views whose layout never changed say None."""
+        return None
+
     def create(self, conn: Connection[Any]) -> None:
         """Create the schema, tables and tracking row if missing (idempotent)."""
         with conn.transaction():

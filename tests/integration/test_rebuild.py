@@ -70,3 +70,41 @@ def test_every_view_can_be_rebuilt_and_status_shows_their_positions(
     for view in ("timeline", "consent", "agreements", "findings", "statistics"):
         assert f"{view:<11} at ledger position {last:,}" in out
     assert main(["projections", "rebuild", "nonsense"]) == 2
+
+
+def test_a_view_with_an_older_layout_is_named_and_a_rebuild_brings_it_up_to_date(
+    settings: Settings,
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    last = save_all(ledger, [access("s1") for _ in range(5)])
+    prepare_views(settings)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        # The timeline's layout before 2026-11-25 had this second index.
+        conn.execute(
+            "CREATE INDEX entries_by_time "
+            "ON timeline.entries (subject_key, occurred_at DESC, position DESC)"
+        )
+
+    prepare_views(settings)
+    assert main(["projections", "status"]) == 0
+
+    assert "view timeline has an older layout" in caplog.text
+    assert "ledger projections rebuild timeline" in caplog.text
+    out = capsys.readouterr().out
+    assert "timeline    at ledger position 0; older layout (" in out
+    assert "consent     at ledger position 0\n" in out  # only the timeline is named
+
+    assert main(["projections", "rebuild", "timeline"]) == 0
+    caplog.clear()
+    prepare_views(settings)
+    assert main(["projections", "status"]) == 0
+
+    assert "older layout" not in caplog.text
+    out = capsys.readouterr().out
+    assert f"timeline    at ledger position {last:,}\n" in out
+    assert count(settings, "SELECT count(*) FROM timeline.entries") == 5
