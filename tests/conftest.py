@@ -86,3 +86,11 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
     ledger = Ledger.from_settings(settings)
     yield ledger
     ledger.close()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings put in the environment, where the ``ledger`` CLI reads them."""
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    return settings

@@ -19,13 +19,6 @@ pytestmark = pytest.mark.integration
 SOURCE = "urn:ledger:service:dwp:cli-test"
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
-    return settings
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -33,7 +26,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_a_new_key_is_kept_private_and_never_overwritten(
-    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed = tmp_path / "service.seed"
 
@@ -47,7 +40,7 @@ def test_a_new_key_is_kept_private_and_never_overwritten(
 
 
 def test_a_registered_service_can_emit_through_kafka(
-    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed = tmp_path / "service.seed"
     run(capsys, "keys", "new", "--out", str(seed))
@@ -83,11 +76,11 @@ def test_a_registered_service_can_emit_through_kafka(
     code, out, _ = run(capsys, "emit", str(events), "--key-file", str(seed))
 
     assert code == 0 and "cli-1: sent to Kafka" in out
-    with running_worker(env):
+    with running_worker(cli_env):
         wait_until(
             lambda: (
                 scalar(
-                    env.database_url,
+                    cli_env.database_url,
                     "SELECT count(*) FROM ledger_submissions WHERE event_id = 'cli-1'",
                 )
                 == 1
@@ -97,7 +90,7 @@ def test_a_registered_service_can_emit_through_kafka(
 
 
 def test_a_service_of_an_unknown_organisation_is_a_usage_error(
-    env: Settings, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(
         capsys,
@@ -116,7 +109,7 @@ def test_a_service_of_an_unknown_organisation_is_a_usage_error(
 
 
 def test_unknown_event_types_are_a_usage_error(
-    env: Settings, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(
         capsys,
@@ -139,7 +132,11 @@ def test_unknown_event_types_are_a_usage_error(
     [("{not json", "is not JSON"), ("[1, 2]", "every event must be a JSON object")],
 )
 def test_emitting_a_file_that_is_not_events_is_a_usage_error(
-    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+    cli_env: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: str,
+    message: str,
 ) -> None:
     events = tmp_path / "events.json"
     events.write_text(content)
@@ -150,7 +147,7 @@ def test_emitting_a_file_that_is_not_events_is_a_usage_error(
 
 
 def test_emitting_a_missing_file_is_a_usage_error(
-    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cli_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "emit", str(tmp_path / "nowhere.json"))
 

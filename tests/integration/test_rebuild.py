@@ -25,11 +25,9 @@ def count(settings: Settings, query: str) -> int:
 def test_a_rebuild_swaps_in_a_complete_view_while_the_runner_keeps_going(
     settings: Settings,
     ledger: Ledger,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_env: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
     save_all(ledger, [access(f"s{i % 50}") for i in range(3000)])
     prepare_views(settings)
     with running_projections(settings):
@@ -56,11 +54,9 @@ def test_a_rebuild_swaps_in_a_complete_view_while_the_runner_keeps_going(
 def test_every_view_can_be_rebuilt_and_status_shows_their_positions(
     settings: Settings,
     ledger: Ledger,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_env: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
     last = save_all(ledger, [access("s1") for _ in range(20)])
 
     assert main(["projections", "rebuild"]) == 0
@@ -75,12 +71,10 @@ def test_every_view_can_be_rebuilt_and_status_shows_their_positions(
 def test_a_view_with_an_older_layout_is_named_and_a_rebuild_brings_it_up_to_date(
     settings: Settings,
     ledger: Ledger,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_env: Settings,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
     last = save_all(ledger, [access("s1") for _ in range(5)])
     prepare_views(settings)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:

@@ -201,13 +201,11 @@ def test_the_log_tables_refuse_updates_and_deletes(
 def test_ledger_seal_once_prints_the_new_checkpoint(
     ledger: Ledger,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    cli_env: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from cli.main import main
 
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
     record_events(ledger, 3)
 
     assert main(["seal", "--once"]) == 0

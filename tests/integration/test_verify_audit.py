@@ -24,16 +24,15 @@ EVENTS = 40
 
 
 @pytest.fixture
-def sealed_log(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def sealed_log(cli_env: Settings) -> Iterator[Settings]:
     """A ledger of 40 events sealed in batches of 16 (heads at 16, 32, 40), CLI env set."""
+    settings = cli_env
     ledger = Ledger.from_settings(settings)
     record_events(ledger, EVENTS)
     ledger.close()
     sealer = Sealer(settings.database_url, signer_from_settings(settings), batch=16)
     sealer.seal()
     sealer.close()
-    for name, value in settings.to_env().items():
-        monkeypatch.setenv(name, value)
     yield settings
 
 
