@@ -212,7 +212,11 @@ def busy_seconds() -> float:
 
 def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
     """CPU seconds used so far by each part: our processes by pid, and PostgreSQL and
-    the broker by process name (every backend counts). Linux /proc; {} elsewhere."""
+    the broker by process name (every backend counts). Linux /proc; {} elsewhere.
+
+    PostgreSQL's figure includes the CPU of its processes that have exited (autovacuum
+    workers, closed connections), which the server's first process collects as its
+    children's time; a backend seen running earlier and gone now is counted once."""
     used: dict[str, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
@@ -230,7 +234,10 @@ def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
         elif part is None and name.startswith("tansu"):
             part = "broker"
         if part is not None:
-            used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            if part == "PostgreSQL":
+                ticks += int(fields[13]) + int(fields[14])  # + cutime + cstime
+            used[part] = used.get(part, 0.0) + ticks / tick
     return used
 
 
