@@ -46,10 +46,9 @@ sys.path.insert(0, str(ROOT))
 from bench.servers import database_url, kafka_bootstrap  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ledger import signing  # noqa: E402
-from ledger.application import Ledger  # noqa: E402
-from ledger.emitter import Emitter, partition_key  # noqa: E402
+from ledger.emitter import partition_key  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
-from tests.support.ledger import access_data, register_dwp  # noqa: E402
+from tests.support.ledger import access_data, register_dwp_with  # noqa: E402
 from tests.support.stream import nhs_numbers  # noqa: E402
 
 DATA_ACCESSED = "uk.gov.ledger.data-accessed.v1"
@@ -393,14 +392,6 @@ def fresh_ledger(dsn: str, bootstrap: str, home: Path, name: str) -> Settings:
     return settings
 
 
-def register_service(settings: Settings) -> Emitter:
-    ledger = Ledger.from_settings(settings)
-    try:
-        return register_dwp(ledger)
-    finally:
-        ledger.close()
-
-
 def report(workers: int, rates: Rates) -> None:
     print(
         f"{workers} worker(s): committed {rates.committed:10,.0f}/s, "
@@ -471,7 +462,7 @@ def main() -> None:
             runs: list[Rates] = []
             for run in range(args.repeat):
                 settings = fresh_ledger(dsn, bootstrap, home, f"bench_{workers}_{run}")
-                emitter = register_service(settings)
+                emitter = register_dwp_with(settings)
                 people = nhs_numbers(1000)
                 events = [
                     emitter.build(DATA_ACCESSED, access_data(people[i % 1000]))
@@ -508,7 +499,7 @@ def main() -> None:
         print("  targets: >= 10,000 events/s with 2 workers, >= 0.55 of 1-core verify")
 
         settings = fresh_ledger(dsn, bootstrap, home, "bench_lat")
-        emitter = register_service(settings)
+        emitter = register_dwp_with(settings)
         samples = latency(
             settings, emitter, args.latency_rate, args.latency_seconds, home, args.latency_workers
         )

@@ -15,10 +15,9 @@ import pytest
 
 from infra.postgres import EmbeddedPostgres
 from infra.topics import ensure_topics
-from ledger.application import Ledger
 from ledger.emitter import Emitter
 from ledger.settings import Settings
-from tests.support.ledger import register_dwp, wait_until
+from tests.support.ledger import register_dwp_with, wait_until
 from tests.support.stream import (
     Stream,
     Workers,
@@ -36,11 +35,7 @@ TOTAL = VALID + DUPLICATES + INVALID
 
 @pytest.fixture
 def emitter(settings: Settings) -> Emitter:
-    ledger = Ledger.from_settings(settings)
-    try:
-        return register_dwp(ledger)
-    finally:
-        ledger.close()
+    return register_dwp_with(settings)
 
 
 @pytest.fixture

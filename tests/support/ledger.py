@@ -46,6 +46,15 @@ def register_dwp(ledger: Ledger, source: str = DWP_SOURCE) -> Emitter:
     return Emitter(source, key)
 
 
+def register_dwp_with(settings: Settings) -> Emitter:
+    """:func:`register_dwp` on the ledger ``settings`` name, opened for it and closed."""
+    ledger = Ledger.from_settings(settings)
+    try:
+        return register_dwp(ledger)
+    finally:
+        ledger.close()
+
+
 def make_intake(ledger: Ledger, settings: Settings) -> Intake:
     return Intake.from_settings(ledger, settings)
 
