@@ -24,7 +24,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
 from ledger.settings import Settings
-from projections.view import Projection, lock_view, tracked_position, write_tracking
+from projections.view import Projection, lock_views, tracked_positions, write_trackings
 from projections.views import all_projections
 
 log = logging.getLogger("ledger.projections")
@@ -101,8 +101,12 @@ class ViewRunner:
         """
         head = self.reader.head() if stop_at is None else stop_at
         with self.conn.transaction(), self.conn.cursor() as curs:
-            behind = [(tracked_position(curs, p.schema), p) for p in self.projections]
-        behind = [(position, p) for position, p in behind if position < head]
+            found = tracked_positions(curs, [p.schema for p in self.projections])
+        behind = [
+            (position, p)
+            for position, p in zip(found, self.projections, strict=True)
+            if position < head
+        ]
         if not behind:
             return 0
         front = max(position for position, _ in behind)
@@ -119,30 +123,43 @@ class ViewRunner:
         full = len(notifications) == self.batch
         reached = notifications[-1].id if full else head
         events = [(n.id, n.topic, self.reader.decode(n)) for n in notifications]
-        for _, projection in group:
-            self._apply(projection, events, low, reached)
+        self._apply([p for _, p in group], events, low, reached)
         return reached - low
 
     def _apply(
-        self, projection: Projection, events: list[tuple[int, str, Any]], low: int, reached: int
+        self,
+        projections: list[Projection],
+        events: list[tuple[int, str, Any]],
+        low: int,
+        reached: int,
     ) -> None:
-        schema = projection.schema
-        topics = self._topics_of[id(projection)]
+        """Apply a batch to views level with each other, in one transaction.
+
+        Each view's rows and its tracking row still move together; one transaction
+        instead of one per view saves about 25 round trips to PostgreSQL a batch (a
+        fifth of the runner's time). Live views are locked first, in name order, so
+        a rebuild's swap of any of them waits for the batch, or the batch for it."""
         try:
             with self.conn.transaction(), self.conn.cursor() as curs:
-                if schema == projection.name:  # the live view: a rebuild may swap it
-                    lock_view(curs, projection.name)
-                position = tracked_position(curs, schema, lock=True)
-                # Another runner moved it on, or a swap put it behind what was read.
-                if position >= reached or position < low:
-                    return
-                for event_id, topic, event in events:
-                    if event_id > position and topic in topics:
-                        self._handler(projection, type(event))(event, event_id, curs)
-                projection.flush(curs)
-                write_tracking(curs, schema, reached)
+                live = [p.name for p in projections if p.schema == p.name]
+                if live:  # the live views: a rebuild may swap them
+                    lock_views(curs, live)
+                found = tracked_positions(curs, [p.schema for p in projections], lock=True)
+                moved: list[str] = []
+                for projection, position in zip(projections, found, strict=True):
+                    # Another runner moved it on, or a swap put it behind what was read.
+                    if position >= reached or position < low:
+                        continue
+                    topics = self._topics_of[id(projection)]
+                    for event_id, topic, event in events:
+                        if event_id > position and topic in topics:
+                            self._handler(projection, type(event))(event, event_id, curs)
+                    projection.flush(curs)
+                    moved.append(projection.schema)
+                write_trackings(curs, moved, reached)
         except BaseException:
-            projection.discard()
+            for projection in projections:
+                projection.discard()
             raise
 
     def catch_up(self, stop: threading.Event | None = None, stop_at: int | None = None) -> int:
@@ -157,7 +174,16 @@ class ViewRunner:
 
 
 def connect(settings: Settings) -> psycopg.Connection[Any]:
-    return psycopg.connect(settings.database_url)
+    """A connection for writing views.
+
+    Its commits do not wait for the WAL to reach the disk (``synchronous_commit = off``):
+    a view is derived from the ledger, and each batch's rows go with its tracking row,
+    so a database crash can only lose the last batches of a view, which are applied again
+    from the ledger on restart. The ledger's own commits stay synchronous."""
+    conn = psycopg.connect(settings.database_url)
+    conn.execute("SET synchronous_commit = off")
+    conn.commit()
+    return conn
 
 
 def prepare_views(settings: Settings, projections: Sequence[Projection] | None = None) -> None:

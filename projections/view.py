@@ -100,27 +100,59 @@ TRACKING_DDL = (
 
 def tracked_position(curs: Cursor[Any], schema: str, *, lock: bool = False) -> int:
     """The last ledger position the view in ``schema`` has applied (0 if none)."""
-    statement = SQL("SELECT notification_id FROM {}.tracking WHERE application_name = %s").format(
-        Identifier(schema)
+    return tracked_positions(curs, [schema], lock=lock)[0]
+
+
+def tracked_positions(
+    curs: Cursor[Any], schemas: Sequence[str], *, lock: bool = False
+) -> list[int]:
+    """The last ledger position of each view in ``schemas`` (0 if none), in one query;
+    ``lock`` holds their tracking rows until the transaction ends (one writer per view
+    at a time, however many runners were started)."""
+    one = SQL("(SELECT notification_id FROM {}.tracking WHERE application_name = %s{})")
+    locking = SQL(" FOR UPDATE") if lock else SQL("")
+    statement = SQL("SELECT ") + SQL(", ").join(
+        one.format(Identifier(schema), locking) for schema in schemas
     )
-    if lock:  # one writer per view at a time, however many runners were started
-        statement += SQL(" FOR UPDATE")
-    row = curs.execute(statement, (TRACKING,)).fetchone()
-    return int(row[0]) if row else 0
+    row = curs.execute(statement, [TRACKING] * len(schemas)).fetchone()
+    return [int(value or 0) for value in row or [None] * len(schemas)]
 
 
 def lock_view(curs: Cursor[Any], name: str) -> None:
     """Hold the live view for this transaction: its batches and a rebuild's swap take
     turns, and no table lock is held while waiting (so the swap cannot deadlock)."""
-    curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"view:{name}",))
+    lock_views(curs, [name])
+
+
+def lock_views(curs: Cursor[Any], names: Iterable[str]) -> None:
+    """:func:`lock_view` for several live views, in one query and in name order (two
+    runners taking the same views never wait for each other in a cycle)."""
+    keys = [f"view:{name}" for name in sorted(names)]
+    curs.execute(
+        "SELECT pg_advisory_xact_lock(hashtext(key)) "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS k(key, n) ORDER BY n",
+        (keys,),
+    )
 
 
 def write_tracking(curs: Cursor[Any], schema: str, position: int) -> None:
+    write_trackings(curs, [schema], position)
+
+
+def write_trackings(curs: Cursor[Any], schemas: Sequence[str], position: int) -> None:
+    """Move the tracking rows of the views in ``schemas`` to ``position``, in one query."""
+    if not schemas:
+        return
+    update = SQL("UPDATE {}.tracking SET notification_id = %s WHERE application_name = %s")
+    if len(schemas) == 1:
+        curs.execute(update.format(Identifier(schemas[0])), (position, TRACKING))
+        return
+    parts = [
+        SQL("{} AS (").format(Identifier(f"u{i}")) + update.format(Identifier(schema)) + SQL(")")
+        for i, schema in enumerate(schemas)
+    ]
     curs.execute(
-        SQL("UPDATE {}.tracking SET notification_id = %s WHERE application_name = %s").format(
-            Identifier(schema)
-        ),
-        (position, TRACKING),
+        SQL("WITH ") + SQL(", ").join(parts) + SQL(" SELECT 1"), [position, TRACKING] * len(schemas)
     )
 
 

@@ -153,3 +153,30 @@ def test_views_level_with_each_other_share_reads_and_a_view_far_behind_holds_non
         assert rows(settings, "SELECT notification_id FROM statistics.tracking") == [(last,)]
         assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(41,)]
     assert rows(settings, "SELECT count(*) FROM timeline.entries") == [(41,)]
+
+
+def test_views_level_with_each_other_move_in_one_transaction_or_not_at_all(
+    settings: Settings, ledger: Ledger
+) -> None:
+    from projections.statistics import StatisticsProjection
+
+    last = save_all(ledger, [access(f"subject-{i}") for i in range(30)])
+    statistics = StatisticsProjection()
+    with psycopg.connect(settings.database_url) as conn:
+        TimelineProjection().create(conn)
+        statistics.create(conn)
+        # Statistics is applied first (its handler runs fine), then the timeline dies.
+        runner = ViewRunner([statistics, FailsOnThe(17)], LogReader(ledger), conn, batch=10)
+        with pytest.raises(RuntimeError):
+            runner.catch_up()
+        # The second batch moved neither view: statistics' rows went with the timeline's.
+        for view in ("timeline", "statistics"):
+            assert rows(settings, f"SELECT notification_id FROM {view}.tracking") == [(last - 20,)]
+        assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(10,)]
+
+        runner = ViewRunner([statistics, TimelineProjection()], LogReader(ledger), conn, batch=10)
+        assert runner.catch_up() == 20
+    assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(30,)]
+    assert rows(settings, "SELECT count(*) FROM timeline.entries") == [(30,)]
+    for view in ("timeline", "statistics"):
+        assert rows(settings, f"SELECT notification_id FROM {view}.tracking") == [(last,)]
