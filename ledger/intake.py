@@ -118,9 +118,9 @@ class Intake:
         """Return the submission ``raw`` makes, or raise :class:`Refusal`."""
         if len(raw) > self.max_bytes:
             raise Refusal(Reason.OVERSIZED, f"{len(raw)} bytes; the limit is {self.max_bytes}")
-        event, canonical_form = self._parse(raw)
+        event, canonical_text = self._parse(raw)
         kind = event_type(event["type"])
-        key = self._authenticate(event, canonical_form)
+        key = self._authenticate(event, canonical_text)
         errors = schema_errors(kind.name, event)
         if errors:
             first = errors[0]
@@ -149,11 +149,11 @@ class Intake:
         )
 
     @staticmethod
-    def _parse(raw: bytes) -> tuple[dict[str, Any], bool]:
-        """The event, and whether ``raw`` was already its canonical form."""
+    def _parse(raw: bytes) -> tuple[dict[str, Any], bytes | None]:
+        """The event, and ``raw`` again when it is already the event's canonical form."""
         event = signing.parse_canonical(raw)
-        canonical_form = event is not signing.NOT_CANONICAL
-        if not canonical_form:
+        canonical_text = None if event is signing.NOT_CANONICAL else raw
+        if canonical_text is None:
             try:
                 event = signing.parse_json(raw)
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -165,9 +165,9 @@ class Intake:
             raise Refusal(Reason.NOT_A_CLOUDEVENT, f"missing attributes: {', '.join(missing)}")
         if event["specversion"] != "1.0":
             raise Refusal(Reason.NOT_A_CLOUDEVENT, "specversion must be 1.0", "/specversion")
-        return event, canonical_form
+        return event, canonical_text
 
-    def _authenticate(self, event: dict[str, Any], canonical_form: bool) -> RegisteredKey:
+    def _authenticate(self, event: dict[str, Any], canonical_text: bytes | None) -> RegisteredKey:
         key_id = event.get(signing.KEY_ID_ATTR)
         if not isinstance(key_id, str) or signing.SIGNATURE_ATTR not in event:
             raise Refusal(Reason.BAD_SIGNATURE, "the event is unsigned (signingkey/signature)")
@@ -176,7 +176,7 @@ class Intake:
             raise Refusal(
                 Reason.UNKNOWN_KEY, f"signing key {key_id[:48]!r} is not registered", "/signingkey"
             )
-        if not signing.verify(event, key.public_key, canonical_form=canonical_form):
+        if not signing.verify(event, key.public_key, canonical_text=canonical_text):
             raise Refusal(
                 Reason.BAD_SIGNATURE, f"signature does not verify with key {key_id}", "/signature"
             )

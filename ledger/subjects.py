@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import operator
 import re
 from dataclasses import dataclass
 from typing import NewType
@@ -33,15 +34,18 @@ class InvalidIdentifier(ValueError):
     """An identifier is not valid for its scheme."""
 
 
+_NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+_ZERO = ord("0")
+
+
 def nhs_number_is_valid(digits: str) -> bool:
-    """Modulus 11 check digit of a 10-digit NHS number."""
-    if len(digits) != 10 or not digits.isdigit():
+    """Modulus 11 check digit of a 10-digit NHS number (ASCII digits only)."""
+    if len(digits) != 10 or not (digits.isascii() and digits.isdigit()):
         return False
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(digits[9])
+    codes = digits.encode()
+    total = sum(map(operator.mul, codes, _NHS_WEIGHTS)) - _ZERO * sum(_NHS_WEIGHTS)
+    check = -total % 11  # 11 - total % 11, with 11 meaning 0
+    return check != 10 and check == codes[9] - _ZERO
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,17 @@ def test_an_ended_agreement_cannot_be_amended_or_ended_again() -> None:
     ):
         with pytest.raises(InvariantViolated, match="ended"):
             change()
+
+
+def test_natural_ids_are_the_uuid5_of_the_natural_key() -> None:
+    import random
+    from uuid import uuid5
+
+    from ledger.domain import NAMESPACE, natural_id
+
+    draw = random.Random(5)
+    for _ in range(2_000):
+        parts = ["".join(draw.choice("abé\n:/-0") for _ in range(draw.randrange(0, 40)))]
+        parts += [str(draw.random()) for _ in range(draw.randrange(0, 3))]
+        assert natural_id("kind", *parts) == uuid5(NAMESPACE, "\n".join(("kind", *parts)))
+    assert natural_id("kind", "x").version == 5

@@ -53,6 +53,52 @@ def test_an_unsigned_or_garbled_signature_never_verifies() -> None:
     assert not signing.verify({**event, "signature": 42}, key.public_key)
 
 
+def _received(event: dict[str, object]) -> tuple[dict[str, object], bytes]:
+    """An event as intake receives it: its canonical bytes, parsed on the fast path."""
+    text = signing.canonical(event)
+    parsed = signing.parse_canonical(text)
+    assert parsed is not signing.NOT_CANONICAL
+    return parsed, text
+
+
+def test_the_signed_bytes_cut_from_the_received_text_are_the_signing_input() -> None:
+    key = published_test_key()
+    for event in (
+        key.sign({"specversion": "1.0", "id": "1", "source": "s", "type": "t", "data": {}}),
+        key.sign({"id": "2", "data": {"a": [1, {"b": "c"}]}, "time": "2026-11-25T00:00:00Z"}),
+        key.sign({"id": "3", "zzz": "after every attribute"}),
+    ):
+        parsed, text = _received(event)
+        assert signing._signed_part(parsed, text) == signing.signing_input(parsed)
+        assert signing.verify(parsed, key.public_key, canonical_text=text)
+        altered = text.replace(b'"id":"', b'"id":"x')
+        assert not signing.verify(parsed, key.public_key, canonical_text=altered)
+
+
+def test_a_cut_that_could_be_ambiguous_is_not_made() -> None:
+    key = published_test_key()
+    event = key.sign({"id": "1", "data": {}})
+    # A member of data with the very same name and value: the text occurs twice.
+    twice = {**event, "data": {"a": 1, "signature": event["signature"], "z": 2}}
+    parsed, text = _received(twice)
+    assert signing._signed_part(parsed, text) is None
+    assert not signing.verify(parsed, key.public_key, canonical_text=text)  # data changed
+    # No member sorts before the signature: no comma before it to cut with.
+    alone = key.sign({"type": "t"})
+    parsed, text = _received(alone)
+    assert signing._signed_part(parsed, text) is None
+    assert signing.verify(parsed, key.public_key, canonical_text=text)  # serialised again
+
+
+def test_a_signature_or_key_of_the_wrong_length_never_verifies() -> None:
+    key = published_test_key()
+    event = key.sign({"id": "1"})
+    short = signing.b64url(signing.b64url_decode(event["signature"])[:63])
+    assert not signing.verify({**event, "signature": short}, key.public_key)
+    assert not signing.verify(event, key.public_key[:31])
+    assert not signing.verify(event, key.public_key + b"\0")
+
+
 def test_duplicate_member_names_are_not_json_the_ledger_accepts() -> None:
     with pytest.raises(signing.DuplicateMember):
         signing.parse_json(b'{"id": "1", "id": "2"}')

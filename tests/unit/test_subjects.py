@@ -59,3 +59,29 @@ def test_a_pseudonym_is_stable_keyed_and_reveals_nothing() -> None:
 def test_a_short_pseudonym_key_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         Pseudonymiser(b"short")
+
+
+def _textbook_nhs_check(digits: str) -> bool:
+    """NHS Digital's definition, step by step: weights 10..2 on the first nine digits,
+    remainder mod 11, 11 minus it (11 becomes 0, 10 is never issued)."""
+    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
+
+
+def test_the_nhs_check_agrees_with_the_textbook_on_every_kind_of_number() -> None:
+    import random
+
+    draw = random.Random(20261125)
+    numbers = ["".join(draw.choice("0123456789") for _ in range(10)) for _ in range(20_000)]
+    numbers += ["0000000000", "9999999999", "0000000019"]
+    assert {nhs_number_is_valid(n) for n in numbers} == {True, False}
+    for number in numbers:
+        assert nhs_number_is_valid(number) == _textbook_nhs_check(number), number
+
+
+def test_digits_of_other_scripts_are_not_an_nhs_number() -> None:
+    # Arabic-Indic digits of 9434765919: str.isdigit() says yes, the NHS says no.
+    assert not nhs_number_is_valid("\u0669\u0664\u0663\u0664\u0667\u0666\u0665\u0669\u0661\u0669")
