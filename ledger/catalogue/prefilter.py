@@ -103,11 +103,11 @@ class _Generator:
 
     def __init__(self, root: Mapping[str, Any], format_checker: FormatChecker) -> None:
         self.root = root
+        self.format_checker = format_checker
         self.namespace: dict[str, Any] = {
             "_is_integer": _is_integer,
             "_is_number": _is_number,
             "_equal": equal,
-            "_conforms": format_checker.conforms,
         }
         self.functions: list[str] = []
         self.refs: dict[str, str] = {}
@@ -217,7 +217,8 @@ class _Generator:
             search = self.constant(re.compile(schema["pattern"]).search)
             fail_if(f"{guard}{search}({v}) is None")
         if "format" in schema:
-            fail_if(f"not _conforms({v}, {str(schema['format'])!r})")
+            conforms = self.constant(format_test(self.format_checker, str(schema["format"])))
+            fail_if(f"not {conforms}({v})")
 
     def numbers(self, schema: Mapping[str, Any], v: str, fail_if: Callable[[str], None]) -> None:
         for keyword, operator in (("minimum", "<"), ("maximum", ">")):
@@ -267,6 +268,23 @@ class _Generator:
         if checks:
             out.append(f"{pad}if {guard}True:")
             out += checks
+
+
+def format_test(format_checker: FormatChecker, name: str) -> Predicate:
+    """``format_checker.conforms(instance, name)``, without its per-call lookup and
+    exception: the checker's own function, with the errors it counts as "does not
+    conform" (jsonschema's ``FormatChecker.check`` does exactly this)."""
+    if name not in format_checker.checkers:
+        return lambda instance: True
+    check, raises = format_checker.checkers[name]
+
+    def conforms(instance: Any) -> bool:
+        try:
+            return bool(check(instance))
+        except raises:
+            return False
+
+    return conforms
 
 
 def compile_schema(schema: Mapping[str, Any], format_checker: FormatChecker) -> Predicate:

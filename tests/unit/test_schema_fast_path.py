@@ -147,3 +147,29 @@ def test_the_fast_path_and_the_reference_agree_at_every_length_bound(path: Path)
             parent[where[-1]] = "a" * length
             reference_accepts = list(validator(name).iter_errors(event)) == []
             assert fast_accepts(name, event) == reference_accepts, (where, length)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-25T18:25:35.086778Z",
+        "2026-11-25T18:25:35+01:00",
+        "2026-11-25t18:25:35z",
+        "2026-02-30T00:00:00Z",
+        "2026-11-25 18:25:35Z",
+        "2026-11-25",
+        "",
+        "not a time",
+        "2026-11-25T18:25:60Z",
+        42,
+        None,
+    ],
+)
+def test_a_format_test_answers_as_the_format_checker_does(value: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    from ledger.catalogue.prefilter import format_test
+
+    checker = Draft202012Validator.FORMAT_CHECKER
+    for name in ("date-time", "date", "uuid", "ipv4", "email", "no-such-format"):
+        assert format_test(checker, name)(value) == checker.conforms(value, name), (name, value)

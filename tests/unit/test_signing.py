@@ -110,3 +110,31 @@ def test_the_key_id_derives_from_the_public_key() -> None:
     key = published_test_key()
     assert key.key_id == signing.key_id_for(key.public_key)
     assert key.key_id.startswith("ed25519:") and len(key.key_id) == 8 + 32
+
+
+def _reference_signature_bytes(text: str) -> bytes | None:
+    """What a signature text means, the slow obvious way: decode, re-encode, compare."""
+    try:
+        sig = signing.b64url_decode(text)
+    except ValueError:
+        return None
+    return sig if len(sig) == 64 and signing.b64url(sig) == text else None
+
+
+def test_only_the_canonical_text_of_a_64_byte_signature_is_read() -> None:
+    import random
+
+    draw = random.Random(64)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n.é"
+    texts = []
+    for _ in range(3_000):
+        text = signing.b64url(draw.randbytes(64))
+        texts.append(text)
+        at = draw.randrange(len(text))
+        texts.append(text[:at] + draw.choice(alphabet) + text[at + 1 :])  # one changed
+        texts.append(text[:at] + text[at + 1 :])  # one missing
+        texts.append(text + draw.choice(alphabet))  # one more
+        texts.append(text + "==")  # padded
+    for text in texts:
+        assert signing._signature_bytes(text) == _reference_signature_bytes(text), text
+    assert sum(signing._signature_bytes(t) is not None for t in texts) > 3_000
