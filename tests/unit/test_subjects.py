@@ -85,3 +85,16 @@ def test_the_nhs_check_agrees_with_the_textbook_on_every_kind_of_number() -> Non
 def test_digits_of_other_scripts_are_not_an_nhs_number() -> None:
     # Arabic-Indic digits of 9434765919: str.isdigit() says yes, the NHS says no.
     assert not nhs_number_is_valid("\u0669\u0664\u0663\u0664\u0667\u0666\u0665\u0669\u0661\u0669")
+
+
+def test_pseudonyms_are_hmac_sha256_of_the_scheme_and_value() -> None:
+    import hashlib
+    import hmac
+
+    for key in (b"k" * 32, bytes(range(64)), bytes(range(100))):  # short, block, long
+        pseudonymiser = Pseudonymiser(key)
+        subject = SubjectId.parse("nhs-number", "943 476 5919")
+        expected = hmac.new(key, b"nhs-number:9434765919", hashlib.sha256).hexdigest()
+        assert pseudonymiser.subject_key(subject) == expected
+        expected = hmac.new(key, "official:staff-é".encode(), hashlib.sha256).hexdigest()
+        assert pseudonymiser.opaque("official", "staff-é") == expected
