@@ -29,7 +29,9 @@ from ledger.subjects import InvalidIdentifier, SubjectId
 PREFIX = "uk.gov.ledger."
 
 
-@dataclass(frozen=True)
+# Received and Submission are built once per event and never changed afterwards; they
+# are not frozen dataclasses because building one of those takes ~1 us longer.
+@dataclass(slots=True)
 class Received:
     """A verified submission, ready to be turned into changes."""
 
@@ -103,7 +105,7 @@ def fact_change(
     return Change(aggregate_id, fact=stored)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Submission:
     """An authentic, well-formed event and the changes it makes; (source, id) is its key."""
 
