@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.rebuild import fresh_database  # noqa: E402
-from bench.servers import database_url  # noqa: E402
+from bench.servers import database_url, scratch_home  # noqa: E402
 from cli.supervisor import wait_http  # noqa: E402
 from infra.ports import free_port  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
@@ -204,8 +203,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--withdrawals", type=int, default=20)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     servers = ExitStack()
+    home = scratch_home(servers)
     dsn = servers.enter_context(database_url(home))
     api = None
     try:

@@ -28,7 +28,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,7 +42,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.servers import database_url, kafka_bootstrap  # noqa: E402
+from bench.servers import database_url, kafka_bootstrap, scratch_home  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ledger import signing  # noqa: E402
 from ledger.emitter import partition_key  # noqa: E402
@@ -463,8 +462,8 @@ def main() -> None:
     if counts[-1] > PARTITIONS:
         parser.error(f"at most {PARTITIONS} workers: the topic has {PARTITIONS} partitions")
 
-    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     servers = ExitStack()
+    home = scratch_home(servers)
     dsn = servers.enter_context(database_url(home))
     bootstrap = servers.enter_context(kafka_bootstrap())
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from contextlib import ExitStack
@@ -27,7 +26,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.servers import database_url  # noqa: E402
+from bench.servers import database_url, scratch_home  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from projections.rebuild import rebuild  # noqa: E402
@@ -97,8 +96,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     servers = ExitStack()
+    home = scratch_home(servers)
     dsn = servers.enter_context(database_url(home))
     try:
         settings = fresh_database(dsn, home)

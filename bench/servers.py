@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from infra.broker import EmbeddedBroker
@@ -35,3 +38,19 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.start()
     finally:
         broker.stop()
+
+
+def scratch_home(servers: ExitStack) -> Path:
+    """A directory for one bench run (the embedded servers' data, the processes' logs),
+    removed when ``servers`` closes after a run that succeeded; kept, and named, after
+    one that failed, for its logs. Enter it first, so the servers stop before it goes."""
+    home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+
+    def remove_unless_failing() -> None:
+        if sys.exc_info()[0] is None:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            print(f"the run's data and logs are kept in {home}", file=sys.stderr)
+
+    servers.callback(remove_unless_failing)
+    return home
