@@ -136,9 +136,10 @@ class ViewRunner:
         """Apply a batch to views level with each other, in one transaction.
 
         Each view's rows and its tracking row still move together; one transaction
-        instead of one per view saves about 25 round trips to PostgreSQL a batch (a
-        fifth of the runner's time). Live views are locked first, in name order, so
-        a rebuild's swap of any of them waits for the batch, or the batch for it."""
+        instead of one per view saves about 25 round trips to PostgreSQL a batch (at 500
+        events a batch, ~2 us an event of the runner's time and ~2-3 of PostgreSQL's).
+        Live views are locked first, in name order, so a rebuild's swap of any of them
+        waits for the batch, or the batch for it."""
         try:
             with self.conn.transaction(), self.conn.cursor() as curs:
                 live = [p.name for p in projections if p.schema == p.name]

@@ -128,10 +128,9 @@ def lock_views(curs: Cursor[Any], names: Iterable[str]) -> None:
     """:func:`lock_view` for several live views, in one query and in name order (two
     runners taking the same views never wait for each other in a cycle)."""
     keys = [f"view:{name}" for name in sorted(names)]
+    # unnest yields the array's elements in order, and each is locked as it is yielded.
     curs.execute(
-        "SELECT pg_advisory_xact_lock(hashtext(key)) "
-        "FROM unnest(%s::text[]) WITH ORDINALITY AS k(key, n) ORDER BY n",
-        (keys,),
+        "SELECT pg_advisory_xact_lock(hashtext(key)) FROM unnest(%s::text[]) AS key", (keys,)
     )
 
 
