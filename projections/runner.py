@@ -2,10 +2,11 @@
 
 eventsourcing's own ``ProjectionRunner`` commits one transaction per event (about
 1,300 events/s here); this one reads a batch of up to ``batch`` events once for the
-views that are level with each other, then applies it to each view in one PostgreSQL
-transaction per view, with the view's tracking row in the same transaction, and buffers
-bulk rows for ``COPY``. Each view keeps its own position: a view far behind (rebuilt and
-swapped in, or new) catches up with reads of its own, so it holds no other back. A
+views that are level with each other, then applies it to all of them in one PostgreSQL
+transaction, with each view's tracking row in that transaction, and buffers bulk rows
+for ``COPY``. Each view keeps its own position: a view far behind (rebuilt and swapped
+in, or new) catches up with reads and transactions of its own, so it holds no other
+back. A
 LISTEN on the ledger's notification channel wakes the views as soon as the ledger
 commits; a short poll is the fallback, so latency stays well under a second either way.
 """
@@ -54,13 +55,13 @@ class LogReader:
 
 
 class ViewRunner:
-    """Keeps one or more views up to date, one batch per transaction and view.
+    """Keeps one or more views up to date, one batch per transaction.
 
     A batch of the log is read and decoded once for the views level with each other
-    (the union of their topics), then applied to each view in that view's own
-    transaction, with its own tracking row: so views stay independent in PostgreSQL
-    (one may be rebuilt and swapped while the others run on), and the read and decode,
-    most of a view's cost, are not repeated per view.
+    (the union of their topics), then applied to all of them in one transaction, each
+    view with its own tracking row: so the read, the decode and the round trips to
+    PostgreSQL are not repeated per view, and each view still has its own position (one
+    may be rebuilt and swapped while the others run on).
     """
 
     def __init__(
