@@ -134,18 +134,11 @@ def lock_views(curs: Cursor[Any], names: Iterable[str]) -> None:
     )
 
 
-def write_tracking(curs: Cursor[Any], schema: str, position: int) -> None:
-    write_trackings(curs, [schema], position)
-
-
 def write_trackings(curs: Cursor[Any], schemas: Sequence[str], position: int) -> None:
     """Move the tracking rows of the views in ``schemas`` to ``position``, in one query."""
     if not schemas:
         return
     update = SQL("UPDATE {}.tracking SET notification_id = %s WHERE application_name = %s")
-    if len(schemas) == 1:
-        curs.execute(update.format(Identifier(schemas[0])), (position, TRACKING))
-        return
     parts = [
         SQL("{} AS (").format(Identifier(f"u{i}")) + update.format(Identifier(schema)) + SQL(")")
         for i, schema in enumerate(schemas)
