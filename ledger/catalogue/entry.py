@@ -72,10 +72,13 @@ class Change:
             raise ValueError("a change either applies a command or records a fact")
 
 
-def _datetime_iso(value: datetime) -> dict[str, str]:
-    # What eventsourcing's JSONTranscoder writes for a datetime (it finds the transcoding
-    # by exact type, hence ``type(...) is datetime`` below).
-    return {"_type_": "datetime_iso", "_data_": value.isoformat()}
+def _transcoded(value: Any) -> dict[str, str]:
+    """What eventsourcing's JSONTranscoder writes for a datetime, given to orjson as its
+    ``default`` (with ``OPT_PASSTHROUGH_DATETIME`` it hands over every datetime, date
+    and time). The transcoder finds a transcoding by exact type, hence ``is``."""
+    if type(value) is datetime:
+        return {"_type_": "datetime_iso", "_data_": value.isoformat()}
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def fact_change(
@@ -86,21 +89,17 @@ def fact_change(
     The same bytes eventsourcing's mapper writes for that event with its JSON
     transcoder (``timestamp`` and ``originator_topic`` first, then the fields in the
     order of ``__init__``), built directly: creating the aggregate and mapping its event
-    cost about as much as verifying the signature. ``tests/unit/test_fact_events.py``
-    pins the equivalence; the ledger applies any compressor or cipher when it saves.
+    cost about as much as verifying the signature. Datetimes are transcoded by orjson's
+    ``default`` hook, at any depth as eventsourcing does, so the state is built without
+    a loop over the fields. ``tests/unit/test_fact_events.py`` pins the equivalence; the
+    ledger applies any compressor or cipher when it saves.
     """
-    state = {
-        "timestamp": _datetime_iso(datetime.now(UTC)),
-        "originator_topic": get_topic(aggregate),
-    }
-    for name, value in fields.items():
-        state[name] = _datetime_iso(value) if type(value) is datetime else value
-    # Datetimes below the top level are not transcoded: orjson refuses them.
+    state = {"timestamp": datetime.now(UTC), "originator_topic": get_topic(aggregate), **fields}
     stored = StoredEvent(
         originator_id=aggregate_id,
         originator_version=1,
         topic=get_topic(created),
-        state=orjson.dumps(state, option=orjson.OPT_PASSTHROUGH_DATETIME),
+        state=orjson.dumps(state, default=_transcoded, option=orjson.OPT_PASSTHROUGH_DATETIME),
     )
     return Change(aggregate_id, fact=stored)
 

@@ -12,18 +12,20 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import pytest
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import StoredEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.catalogue import CATALOGUE, DATA_ACCESSED, DATA_SHARED, Received
+from ledger.catalogue.entry import fact_change
 from ledger.catalogue.examples import ACCESS, SHARE
 from ledger.domain.access import DataAccess
 from ledger.domain.sharing import DataShare
@@ -126,3 +128,31 @@ def test_any_text_is_stored_exactly_as_the_aggregate_would_store_it(
     data["purpose"]["text"] = text
     fact, expected = built_both_ways(DATA_ACCESSED, DataAccess, data)
     assert fact.state == expected.state
+
+
+class _Noted(Aggregate):
+    """An aggregate with datetimes below the top level of its created event."""
+
+    @event("Recorded")
+    def __init__(self, at: datetime, notes: dict[str, Any], times: list[Any]) -> None:
+        self.at, self.notes, self.times = at, notes, times
+
+
+def test_datetimes_at_any_depth_are_transcoded_as_eventsourcing_does() -> None:
+    at = datetime(2026, 11, 2, 9, 0, 0, 123456, tzinfo=UTC)
+    fields: dict[str, Any] = {
+        "at": at,
+        "notes": {"when": at, "inner": [{"since": at.replace(microsecond=0)}]},
+        "times": [at, "text", 3],
+    }
+    change = fact_change(_Noted, _Noted.Recorded, uuid4(), **copy.deepcopy(fields))
+    assert change.fact is not None
+    (created,) = _Noted(**copy.deepcopy(fields)).collect_events()
+    object.__setattr__(created, "timestamp", MAPPER.to_domain_event(change.fact).timestamp)
+    assert change.fact.state == MAPPER.to_stored_event(created).state
+
+
+@pytest.mark.parametrize("value", [date(2026, 11, 2), time(9, 0), object()])
+def test_what_the_transcoder_cannot_write_is_refused(value: Any) -> None:
+    with pytest.raises(TypeError):
+        fact_change(_Noted, _Noted.Recorded, uuid4(), at=value, notes={}, times=[])
