@@ -173,3 +173,60 @@ def test_a_format_test_answers_as_the_format_checker_does(value: Any) -> None:
     checker = Draft202012Validator.FORMAT_CHECKER
     for name in ("date-time", "date", "uuid", "ipv4", "email", "no-such-format"):
         assert format_test(checker, name)(value) == checker.conforms(value, name), (name, value)
+
+
+# Text near RFC 3339: digits, its punctuation, either case of T and Z, a trailing
+# newline ("$" matches before one), and letters that upper-case to ASCII (long s to "S",
+# dotless i to "I").
+NEAR_DATE_TIME = st.one_of(
+    st.text(alphabet="0123456789-:.TtZz+ \n\u017f\u0131", max_size=40),
+    st.builds(
+        lambda y, mo, d, h, mi, s, frac, zone, tail: (
+            f"{y:04d}-{mo:02d}-{d:02d}{h}:{mi:02d}:{s:02d}{frac}{zone}{tail}"
+        ),
+        st.integers(0, 2400),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.sampled_from(["T00", "t23", "T24", "T09", " 09"]),
+        st.integers(0, 61),
+        st.integers(0, 61),
+        st.sampled_from(["", ".5", ".123456", ".", ".1x"]),
+        st.sampled_from(["Z", "z", "+00:00", "-23:59", "+24:00", "+0100", ""]),
+        st.sampled_from(["", "\n", " ", "\n\n", "Z"]),
+    ),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(value=NEAR_DATE_TIME)
+def test_the_date_time_fast_path_answers_as_jsonschema(value: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    from ledger.catalogue.prefilter import format_test
+
+    checker = Draft202012Validator.FORMAT_CHECKER
+    assert format_test(checker, "date-time")(value) == checker.conforms(value, "date-time")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-02-29T00:00:00Z",  # leap year
+        "2023-02-29T00:00:00Z",
+        "2000-02-29T00:00:00Z",  # divisible by 400
+        "1900-02-29T00:00:00Z",  # by 100, not 400
+        "0000-01-01T00:00:00Z",  # no year 0
+        "2026-04-31T00:00:00Z",
+        "2026-12-31t23:59:59.999z",
+        "2026-11-25T19:27:24Z\n",
+        "2026-11-25T19:27:24Z\n\n",
+        "2026-11-25T19:27:24+01:00",
+    ],
+)
+def test_the_date_time_fast_path_on_calendar_edges(value: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    from ledger.catalogue.prefilter import format_test
+
+    checker = Draft202012Validator.FORMAT_CHECKER
+    assert format_test(checker, "date-time")(value) == checker.conforms(value, "date-time")
