@@ -9,7 +9,7 @@ changing it needs no rebuild).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import singledispatchmethod
 from typing import Any
 
@@ -25,6 +25,13 @@ Cell = tuple[date, str, str, str, str, str]  # month, kind, organisation, gatewa
 
 
 def month_of(moment: datetime) -> date:
+    """The first day of the moment's month, in UK time.
+
+    UK time is UTC or one hour ahead of it, so a UTC moment before 23:00 falls on the
+    same day, and month, in both: only the last hour of a UTC day needs the time zone
+    (~1 us an event counted, saved on 23 of 24 hours)."""
+    if moment.tzinfo is UTC and moment.hour < 23:
+        return date(moment.year, moment.month, 1)
     local = moment.astimezone(UK)
     return date(local.year, local.month, 1)
 
