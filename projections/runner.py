@@ -32,7 +32,7 @@ log = logging.getLogger("ledger.projections")
 
 Handler = Callable[[Any, int, Any], None]
 
-BATCH = 500
+BATCH = 2000
 IDLE_POLL_SECONDS = 0.2  # fallback when no NOTIFY arrives
 RETRY_SECONDS = 1.0
 
