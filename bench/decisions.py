@@ -28,6 +28,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import report_quiet  # noqa: E402
 from bench.rebuild import fresh_database  # noqa: E402
 from bench.servers import database_url, scratch_home  # noqa: E402
 from cli.supervisor import wait_http  # noqa: E402
@@ -208,6 +209,7 @@ def main() -> None:
     dsn = servers.enter_context(database_url(home))
     api = None
     try:
+        report_quiet()
         settings = fresh_database(dsn, home)
         settings = Settings(
             **{**settings.__dict__, "api_port": free_port(), "log_level": "WARNING"}

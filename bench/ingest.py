@@ -42,6 +42,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import busy_seconds, report_quiet  # noqa: E402
 from bench.servers import database_url, kafka_bootstrap, scratch_home  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ledger import signing  # noqa: E402
@@ -211,16 +212,6 @@ class Rates:
     cpu: dict[str, float]  # CPU seconds per event, by part, over the measured window
     busy: float = 0.0  # share of the machine's cores busy over that window (any process)
     with_start: float = 0.0  # committed rate counted from the first commit instead
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy, over all cores (Linux /proc/stat)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
@@ -468,6 +459,7 @@ def main() -> None:
     bootstrap = servers.enter_context(kafka_bootstrap())
     try:
         print(f"machine: {os.cpu_count()} cores; {args.events} events of type {DATA_ACCESSED}")
+        report_quiet()
         v1, v2 = verify_rate(1), verify_rate(2)
         print(f"raw Ed25519 verify:       {v1:10,.0f}/s (1 process)   {v2:10,.0f}/s (2 processes)")
 

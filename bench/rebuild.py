@@ -26,11 +26,12 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import report_quiet  # noqa: E402
 from bench.servers import database_url, scratch_home  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from projections.rebuild import rebuild  # noqa: E402
-from projections.runner import LogReader, ViewRunner  # noqa: E402
+from projections.runner import BATCH, LogReader, ViewRunner  # noqa: E402
 from projections.timeline import TimelineProjection  # noqa: E402
 from projections.view import tracked_position  # noqa: E402
 from tests.support.views import access, running_projections, save_all  # noqa: E402
@@ -93,13 +94,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
     servers = ExitStack()
     home = scratch_home(servers)
     dsn = servers.enter_context(database_url(home))
     try:
+        report_quiet()
         settings = fresh_database(dsn, home)
         fill(settings, args.events)
         rate = catch_up(settings, args.batch)
