@@ -34,8 +34,8 @@ from ledger.refusals import Reason, Refusal
 
 # DESIGN.md's "Known defect" (saves over ~0.45 MB can hang) lives in eventsourcing's
 # pipeline-mode insert; the ledger recorder appends with COPY and no pipeline, so these
-# bounds only keep one transaction a reasonable size (the ingest crash tests save polls
-# of up to 1,000 events, ~2 MB, in one transaction).
+# bounds only keep one transaction a reasonable size (an ingest worker's poll is at most
+# 2,000 events, ~5 MB, in one transaction).
 MAX_EVENTS_PER_SAVE = 2000
 MAX_BYTES_PER_SAVE = 16_000_000
 _EVENT_OVERHEAD = 600  # bytes of an event besides its sealed envelope, roughly

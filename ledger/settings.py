@@ -49,7 +49,7 @@ class Settings:
         100, "Longest a worker's fetch waits for more records (latency vs. fewer requests)"
     )
     ingest_batch: int = _setting(
-        1000, "Most records an ingest worker polls and appends in one transaction (<=2000)"
+        2000, "Most records an ingest worker polls and appends in one transaction (<=2000)"
     )
     max_event_bytes: int = _setting(65536, "Largest accepted signed event, in bytes")
     max_future_seconds: int = _setting(
