@@ -212,6 +212,7 @@ class Rates:
     cpu: dict[str, float]  # CPU seconds per event, by part, over the measured window
     busy: float = 0.0  # share of the machine's cores busy over that window (any process)
     with_start: float = 0.0  # committed rate counted from the first commit instead
+    longest_pause: float = 0.0  # seconds, the longest wait between two commits seen
 
 
 def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
@@ -283,12 +284,19 @@ def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rate
         done_committing = done_projecting = 0.0
         last_position = 0  # the ledger's, once everything is committed
         last_report = started
+        # The longest wait between two commits seen: a stall (a rebalance, the disk)
+        # shows here, where the rate and the machine's use alone leave it a guess.
+        seen, seen_at, pause = at_start, started, 0.0
         while not done_projecting:
             time.sleep(0.05)
             now = time.perf_counter()
-            if not done_committing and observer.committed() >= total:
-                done_committing = now
-                last_position = observer.last_position()
+            if not done_committing:
+                if (committed := observer.committed()) > seen:
+                    seen, seen_at = committed, now
+                pause = max(pause, now - seen_at)
+                if committed >= total:
+                    done_committing = now
+                    last_position = observer.last_position()
             if done_committing and observer.timeline_position() >= last_position:
                 done_projecting = now
                 cpu_used, busy = cpu_seconds(parts), busy_seconds() - busy_at_start
@@ -307,6 +315,7 @@ def end_to_end(settings: Settings, workers: int, total: int, logs: Path) -> Rate
             cpu={k: (v - cpu_at_start.get(k, 0.0)) / events for k, v in cpu_used.items()},
             busy=busy / ((done_projecting - started) * (os.cpu_count() or 1)),
             with_start=(total - at_first) / (done_committing - first),
+            longest_pause=pause,
         )
     finally:
         observer.close()
@@ -418,7 +427,8 @@ def report(workers: int, rates: Rates) -> None:
             f"    CPU per event, us: {shares}; total {sum(measured.values()) * 1e6:.0f} "
             f"(2 cores allow {2e6 / 10_000:.0f} at 10,000/s); machine busy "
             f"{rates.busy:.0%} of {os.cpu_count()} cores; the bench itself "
-            f"{rates.cpu.get(OBSERVER, 0.0) * 1e6:.1f}"
+            f"{rates.cpu.get(OBSERVER, 0.0) * 1e6:.1f}; longest wait between commits "
+            f"{rates.longest_pause * 1000:.0f} ms"
         )
 
 
@@ -448,13 +458,19 @@ def main() -> None:
         help="worker counts to measure end to end, comma-separated (default 1,2; "
         "the ratios need 1 and 2)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch directory (PostgreSQL's data and log, every process's log) "
+        "after a run that succeeds; its path is printed",
+    )
     args = parser.parse_args()
     counts = sorted({int(w) for w in args.workers.split(",")} | {1, 2})
     if counts[-1] > PARTITIONS:
         parser.error(f"at most {PARTITIONS} workers: the topic has {PARTITIONS} partitions")
 
     servers = ExitStack()
-    home = scratch_home(servers)
+    home = scratch_home(servers, keep=args.keep)
     dsn = servers.enter_context(database_url(home))
     bootstrap = servers.enter_context(kafka_bootstrap())
     try:
