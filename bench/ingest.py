@@ -42,7 +42,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.machine import busy_seconds, report_quiet  # noqa: E402
+from bench.machine import busy_seconds, process_times, report_quiet  # noqa: E402
 from bench.servers import database_url, kafka_bootstrap, scratch_home  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
 from ledger import signing  # noqa: E402
@@ -223,26 +223,17 @@ def cpu_seconds(parts: dict[int, str]) -> dict[str, float]:
     workers, closed connections), which the server's first process collects as its
     children's time; a backend seen running earlier and gone now is counted once."""
     used: dict[str, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        part = parts.get(int(entry.name))
-        if part is None and name == "postgres":
+    for process in process_times():
+        part = parts.get(process.pid)
+        if part is None and process.name == "postgres":
             part = "PostgreSQL"
-        elif part is None and name.startswith("tansu"):
+        elif part is None and process.name.startswith("tansu"):
             part = "broker"
         if part is not None:
-            ticks = int(fields[11]) + int(fields[12])  # utime + stime
+            seconds = process.seconds
             if part == "PostgreSQL":
-                ticks += int(fields[13]) + int(fields[14])  # + cutime + cstime
-            used[part] = used.get(part, 0.0) + ticks / tick
+                seconds += process.children
+            used[part] = used.get(part, 0.0) + seconds
     return used
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 # Busier than this, over the whole machine, and the figures are not worth comparing
@@ -27,37 +28,61 @@ def busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _process_seconds() -> dict[int, tuple[str, float]]:
-    """(command line, CPU seconds so far) of every process that can be read."""
+@dataclass(frozen=True)
+class ProcessTimes:
+    """One process's CPU time so far (Linux ``/proc/PID/stat``)."""
+
+    pid: int
+    name: str  # the executable's name, as ``ps -o comm`` shows it
+    seconds: float  # user + system
+    children: float  # user + system of its children that exited and were waited for
+
+
+def process_times() -> list[ProcessTimes]:
+    """Every process that can be read, with its CPU time so far; [] without /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    found: dict[int, tuple[str, float]] = {}
+    found: list[ProcessTimes] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        name = command.strip() or stat[stat.index("(") + 1 : stat.rindex(")")]
-        found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+        found.append(
+            ProcessTimes(
+                pid=int(entry.name),
+                name=stat[stat.index("(") + 1 : stat.rindex(")")],
+                seconds=(int(fields[11]) + int(fields[12])) / tick,
+                children=(int(fields[13]) + int(fields[14])) / tick,
+            )
+        )
     return found
+
+
+def _command_line(process: ProcessTimes) -> str:
+    try:
+        command = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    except OSError:
+        command = b""
+    return command.replace(b"\0", b" ").decode(errors="replace").strip() or process.name
 
 
 def busy_others(seconds: float = 1.0) -> tuple[float, list[str]]:
     """Share of all cores busy over ``seconds`` while this process sleeps, and the
     processes that used over 1% of a core meanwhile, busiest first."""
-    before, busy_before = _process_seconds(), busy_seconds()
+    before, busy_before = {p.pid: p for p in process_times()}, busy_seconds()
     time.sleep(seconds)
-    after, busy_after = _process_seconds(), busy_seconds()
+    after, busy_after = process_times(), busy_seconds()
     share = (busy_after - busy_before) / (seconds * (os.cpu_count() or 1))
     used = [
-        (cpu - before[pid][1], f"pid {pid} {name[:70]}")
-        for pid, (name, cpu) in after.items()
-        if pid in before and pid != os.getpid()
+        (p.seconds - before[p.pid].seconds, p)
+        for p in after
+        if p.pid in before and p.pid != os.getpid()
     ]
-    return share, [text for cpu, text in sorted(used, reverse=True) if cpu / seconds > 0.01]
+    busiest = sorted((u for u in used if u[0] / seconds > 0.01), key=lambda u: -u[0])
+    return share, [f"pid {p.pid} {_command_line(p)[:70]}" for _, p in busiest]
 
 
 def report_quiet(seconds: float = 1.0) -> float:
