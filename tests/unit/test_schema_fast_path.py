@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from ledger.catalogue import CATALOGUE, prefilter, schema_errors, validator
-from ledger.catalogue.prefilter import ANNOTATIONS, KEYWORDS
+from ledger.catalogue.prefilter import ANNOTATIONS, KEYWORDS, format_test
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "docs/contract/examples").glob("*.v1.json"))
@@ -149,6 +150,12 @@ def test_the_fast_path_and_the_reference_agree_at_every_length_bound(path: Path)
             assert fast_accepts(name, event) == reference_accepts, (where, length)
 
 
+def format_test_agrees(name: str, value: Any) -> bool:
+    """The prefilter's test of a format answers as jsonschema's format checker does."""
+    checker = Draft202012Validator.FORMAT_CHECKER
+    return format_test(checker, name)(value) == checker.conforms(value, name)
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -166,13 +173,8 @@ def test_the_fast_path_and_the_reference_agree_at_every_length_bound(path: Path)
     ],
 )
 def test_a_format_test_answers_as_the_format_checker_does(value: Any) -> None:
-    from jsonschema import Draft202012Validator
-
-    from ledger.catalogue.prefilter import format_test
-
-    checker = Draft202012Validator.FORMAT_CHECKER
     for name in ("date-time", "date", "uuid", "ipv4", "email", "no-such-format"):
-        assert format_test(checker, name)(value) == checker.conforms(value, name), (name, value)
+        assert format_test_agrees(name, value), (name, value)
 
 
 # Text near RFC 3339: digits, its punctuation, either case of T and Z, a trailing
@@ -200,12 +202,7 @@ NEAR_DATE_TIME = st.one_of(
 @settings(max_examples=3000, deadline=None)
 @given(value=NEAR_DATE_TIME)
 def test_the_date_time_fast_path_answers_as_jsonschema(value: str) -> None:
-    from jsonschema import Draft202012Validator
-
-    from ledger.catalogue.prefilter import format_test
-
-    checker = Draft202012Validator.FORMAT_CHECKER
-    assert format_test(checker, "date-time")(value) == checker.conforms(value, "date-time")
+    assert format_test_agrees("date-time", value)
 
 
 @pytest.mark.parametrize(
@@ -224,9 +221,4 @@ def test_the_date_time_fast_path_answers_as_jsonschema(value: str) -> None:
     ],
 )
 def test_the_date_time_fast_path_on_calendar_edges(value: str) -> None:
-    from jsonschema import Draft202012Validator
-
-    from ledger.catalogue.prefilter import format_test
-
-    checker = Draft202012Validator.FORMAT_CHECKER
-    assert format_test(checker, "date-time")(value) == checker.conforms(value, "date-time")
+    assert format_test_agrees("date-time", value)
