@@ -42,7 +42,11 @@ def process_times() -> list[ProcessTimes]:
     """Every process that can be read, with its CPU time so far; [] without /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     found: list[ProcessTimes] = []
-    for entry in Path("/proc").iterdir():
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return found
+    for entry in entries:
         if not entry.name.isdigit():
             continue
         try:
