@@ -10,18 +10,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.tokens import TokenVerifier
-from api.problems import Problem, problem_handler
+from api.problems import BodyLimit, Problem, http_problem_handler, problem_handler, unavailable
 from api.routes import agreements, consents, decisions, oversight, timeline
 from api.routes import events as event_routes
 from api.routes import log as log_routes
-from ledger.application import Ledger
-from ledger.intake import Intake
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.reader import LogReader
+from ledger.writing import Unavailable, WritePath
 from projections.reading import ViewReader
 from projections.runner import prepare_views
 
@@ -49,11 +49,10 @@ def create_app(settings: Settings) -> FastAPI:
         await app.state.pool.open(wait=True)
         app.state.views = ViewReader(app.state.pool)
         app.state.log = LogReader.from_settings(settings)
-        app.state.ledger = Ledger.from_settings(settings)
-        app.state.intake = Intake.from_settings(app.state.ledger, settings)
+        app.state.write_path = WritePath.from_settings(settings)
         gc.freeze()  # start-up objects leave the collector's view: shorter pauses under load
         yield
-        app.state.ledger.close()
+        app.state.write_path.close()
         app.state.log.close()
         await app.state.pool.close()
 
@@ -64,6 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(Problem, problem_handler)
+    app.add_exception_handler(HTTPException, http_problem_handler)
+    app.add_exception_handler(Unavailable, unavailable)
     for module in (timeline, consents, agreements, oversight, decisions, log_routes, event_routes):
         app.include_router(module.router)
 
@@ -72,6 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
         """Liveness: the process answers (open to all)."""
         return {"status": "ok"}
 
+    # Events stream through their own bounded read (a refusal keeps their first bytes).
+    app.add_middleware(BodyLimit, exempt=("/v1/events",))
     app.add_middleware(RequestLog)
     return app
 

@@ -140,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", _run, "Run everything (embedded PostgreSQL and broker unless configured)")
     run.add_argument("--no-demo", dest="demo", action="store_false", help="skip the demo data")
     add("ingest", _process("run_ingest"), "Run one ingest worker (ledger.submissions -> ledger)")
-    add("relay", _process("run_relay"), "Run the relay (committed ledger -> ledger.events)")
+    add(
+        "publish",
+        _process("run_publisher"),
+        "Run the outbox publisher (committed events -> ledger.events, refusals -> ledger.rejected)",
+    )
     add("project", _process("run_projector"), "Run the projection runner (ledger -> views)")
     add("api", _process("run_api"), "Serve the HTTP API")
     add("postgres", _serve_postgres, "Run the embedded PostgreSQL alone, until Ctrl-C")

@@ -9,6 +9,8 @@ import signal
 import threading
 from types import FrameType
 
+from prometheus_client import CollectorRegistry, start_http_server
+
 from ledger.settings import Settings
 
 log = logging.getLogger("ledger")
@@ -68,37 +70,46 @@ def _exit_late(name: str, grace: float, code: int) -> None:
     os._exit(code)
 
 
+def serve_metrics(registry: CollectorRegistry, settings: Settings) -> None:
+    """Expose ``/metrics``; a port already taken costs the metrics, never the process."""
+    if settings.metrics_port <= 0:
+        return
+    try:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        log.warning(
+            "metrics not served on %s:%d: %s", settings.metrics_host, settings.metrics_port, exc
+        )
+
+
 def run_ingest(settings: Settings) -> int:
     from consumers.ingest import IngestWorker
-    from consumers.metrics import serve
-    from ledger.application import Ledger
-    from ledger.intake import Intake
+    from ledger.writing import WritePath
 
     stop = stop_on_signals()
-    ledger = Ledger.from_settings(settings)
-    intake = Intake.from_settings(ledger, settings)
-    worker = IngestWorker(settings, ledger, intake)
-    serve(worker.metrics.registry, settings.metrics_host, settings.metrics_port)
+    write_path = WritePath.from_settings(settings)
+    worker = IngestWorker(settings, write_path)
+    serve_metrics(worker.metrics.registry, settings)
     settle_memory()
     try:
         worker.run(stop)
     finally:
-        ledger.close()
+        write_path.close()
     return 0
 
 
-def run_relay(settings: Settings) -> int:
-    from consumers.metrics import serve
-    from consumers.relay import Relay
+def run_publisher(settings: Settings) -> int:
     from ledger.application import Ledger
+    from publishers.outbox import OutboxPublisher
 
     stop = stop_on_signals()
     ledger = Ledger.from_settings(settings)
-    relay = Relay(settings, ledger)
-    serve(relay.metrics.registry, settings.metrics_host, settings.metrics_port)
+    publisher = OutboxPublisher(settings, ledger)
+    serve_metrics(publisher.metrics.registry, settings)
     settle_memory()
     try:
-        relay.run(stop)
+        publisher.run(stop)
     finally:
         ledger.close()
     return 0

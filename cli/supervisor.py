@@ -23,12 +23,12 @@ from pathlib import Path
 from infra._process import die_with_parent, stop_child
 from infra.broker import EmbeddedBroker
 from infra.postgres import EmbeddedPostgres
-from infra.topics import ensure_topics
+from infra.topics import ensure_topics, topic_ids
 from ledger.settings import Settings
 
 log = logging.getLogger("ledger.supervisor")
 
-CHILDREN = ("ingest", "relay", "project", "seal", "api")
+CHILDREN = ("ingest", "publish", "project", "seal", "api")
 MAX_RESTARTS = 5
 
 
@@ -92,30 +92,37 @@ def wait_http(url: str, timeout: float) -> None:
 
 
 def prepare(settings: Settings) -> None:
-    """Create the ledger's tables, the views' tables and the topics (idempotent)."""
-    from ledger.application import Ledger
+    """Create the ledger's tables, the views' tables and the topics (idempotent), and
+    name the submissions topic's incarnation."""
     from ledger.keyring import Keyring
-    from ledger.persistence import kafka_tracking_name
+    from ledger.writing import WritePath
     from projections.runner import prepare_views
 
     Keyring.from_settings(settings)  # creates the development secret once, before children
+    topic = settings.topic_submissions
     created = ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
-    ledger = Ledger.from_settings(settings)
+    write_path = WritePath.from_settings(settings)
     try:
-        if settings.topic_submissions in created:
-            # A new topic starts at offset 0 (the embedded broker's topics vanish on every
-            # restart): offsets tracked for an earlier topic of that name would make the
-            # ingest workers skip its first records. Forget them.
-            prefix = kafka_tracking_name(settings.topic_submissions, 0)[:-1]
-            forgotten = ledger.ledger_recorder.forget_positions(prefix)
-            if forgotten:
-                log.warning(
-                    "%s was created anew: forgot %d partition positions of its predecessor",
-                    settings.topic_submissions,
-                    forgotten,
-                )
+        if topic in created:
+            # The embedded broker's topics vanish on every restart: on a broker without
+            # topic ids, the new topic's offsets must not be taken for the old one's.
+            write_path.topic_created(topic)
+        incarnation = write_path.incarnation(
+            topic, topic_ids(settings.kafka_bootstrap, [topic]).get(topic)
+        )
+        moved = write_path.adopt_legacy_positions(
+            topic, incarnation, settings.partitions, created=topic in created
+        )
+        if moved:
+            log.warning(
+                "%d positions of %s tracked before topic incarnations were %s",
+                moved,
+                topic,
+                "forgotten (the topic is new)" if topic in created else f"kept as {incarnation}",
+            )
+        log.info("%s is incarnation %s", topic, incarnation)
     finally:
-        ledger.close()
+        write_path.close()
     prepare_views(settings)
 
 
@@ -154,7 +161,7 @@ def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:
             ports = ", ".join(
                 f"{child.command} :{child.settings.metrics_port}"
                 for child in children
-                if child.command in ("ingest", "relay")
+                if child.command in ("ingest", "publish")
             )
             print(f"Metrics (Prometheus, http://{settings.metrics_host}:PORT/metrics): {ports}")
         print("Press Ctrl-C to stop everything.", flush=True)

@@ -1,13 +1,18 @@
-"""The ingest worker: a consumer-group member that appends submissions to the ledger.
+"""The ingest worker: a consumer-group member that hands its records to the write path.
 
 For each poll (up to ``LEDGER_INGEST_BATCH`` records, from any of the worker's
-partitions): assess every record (accept or refuse), then append the accepted events,
-the refusals and each partition's last offset in ONE ledger transaction; only then
-commit the Kafka offsets. (The relay publishes the stored
-refusals to the dead-letter topic, so a broker outage cannot lose one.) On assignment
-the worker resumes from the position tracked in PostgreSQL, so a crash anywhere replays
-at most what was not yet durable, and a replayed record finds its position already
-tracked.
+partitions) it only translates: every record becomes an
+:class:`~ledger.incoming.Incoming` naming its topic's incarnation, partition and
+offset; the write path assesses them (accept or refuse) and records the events, the
+refusals and each partition's last offset in ONE ledger transaction; only then are the
+Kafka offsets committed. The next poll is assessed while the previous one is recorded.
+On assignment the worker resumes from the positions the ledger tracked for the topic's
+current incarnation, so a crash anywhere replays at most what was not yet durable, and
+a topic created anew (its offsets start at 0 again) is read from its beginning.
+
+Failures are retried by :class:`~ledger.retry.RetryLoop`: a poll that cannot be
+recorded is rewound and tried again with back-off, and after a few failures in a row
+the worker says it is stuck (log, metric, health report) until it recovers.
 """
 
 from __future__ import annotations
@@ -19,35 +24,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import psycopg
-from eventsourcing.persistence import IntegrityError, OperationalError, Tracking
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.metrics import IngestMetrics
-from ledger.application import Ledger
-from ledger.catalogue import (
-    KEY_REGISTERED,
-    KEY_REVOKED,
-    KEY_ROTATED,
-    SERVICE_REGISTERED,
-    Submission,
-)
-from ledger.intake import Intake
-from ledger.persistence import RefusalRow, kafka_tracking_name
-from ledger.recording import BatchOutcome
-from ledger.refusals import Refusal
+from ledger.incoming import Incoming, KafkaPosition, Outcome, Status
+from ledger.retry import RetryLoop
 from ledger.settings import Settings
+from ledger.writing import AlreadyRecorded, Assessed, Unavailable, WritePath
 
 log = logging.getLogger("ledger.ingest")
 
 # Failures that pass: the database or the broker is briefly unavailable.
-TRANSIENT = (OperationalError, psycopg.OperationalError, psycopg.InterfaceError, KafkaError)
-# Submissions that change the key registry: a poll carrying one is recorded before the
-# next is assessed, so later events are judged against it.
-KEY_EVENT_TYPES = frozenset({SERVICE_REGISTERED, KEY_REGISTERED, KEY_ROTATED, KEY_REVOKED})
+TRANSIENT = (Unavailable, KafkaError)
+
+Polled = dict[TopicPartition, list[ConsumerRecord]]
 
 
 @dataclass
@@ -56,21 +49,18 @@ class IngestStats:
     duplicates: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    last_commit: float = 0.0  # time.time() of the last poll made durable
 
 
 @dataclass
 class _PollBatch:
     """One poll on its way into the ledger."""
 
-    polled: dict[TopicPartition, list[ConsumerRecord]]
+    polled: Polled
     started: float
-    submissions: list[Submission] = field(default_factory=list)
-    accepted_from: list[tuple[TopicPartition, ConsumerRecord]] = field(default_factory=list)
-    refusals: list[RefusalRow] = field(default_factory=list)
-    trackings: list[Tracking] = field(default_factory=list)
-    barrier: bool = False  # carries key events: record it before assessing more
+    assessed: Assessed
     highwater: dict[TopicPartition, int | None] = field(default_factory=dict)
-    outcome: BatchOutcome | None = None
+    outcomes: list[Outcome] | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -78,7 +68,7 @@ class _PollBatch:
 class _Writer:
     """The thread that records polls, one at a time, while the next is assessed."""
 
-    def __init__(self, record: Callable[[_PollBatch], BatchOutcome]) -> None:
+    def __init__(self, record: Callable[[_PollBatch], list[Outcome]]) -> None:
         self._record = record
         self._queue: queue.SimpleQueue[_PollBatch | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="ingest-writer", daemon=True)
@@ -97,7 +87,7 @@ class _Writer:
     def _loop(self) -> None:
         while (batch := self._queue.get()) is not None:
             try:
-                batch.outcome = self._record(batch)
+                batch.outcomes = self._record(batch)
             except BaseException as exc:  # noqa: BLE001 - the consumer thread decides
                 batch.error = exc
             finally:
@@ -118,7 +108,7 @@ class _ResumeFromLedger(ConsumerRebalanceListener):
         # Finish the poll in flight, so the next owner resumes after it.
         try:
             self.worker.drain()
-        except Exception as exc:  # noqa: BLE001 - rewound; the next owner reads PostgreSQL
+        except TRANSIENT as exc:  # rewound; the next owner reads the ledger's positions
             log.warning("the poll in flight at a rebalance failed: %s", exc)
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -129,13 +119,14 @@ class _ResumeFromLedger(ConsumerRebalanceListener):
 class IngestWorker:
     """Consumes ``ledger.submissions`` into the ledger, exactly once per record."""
 
-    def __init__(self, settings: Settings, ledger: Ledger, intake: Intake) -> None:
+    def __init__(self, settings: Settings, write_path: WritePath) -> None:
         self.settings = settings
-        self.ledger = ledger
-        self.intake = intake
+        self.write_path = write_path
         self.stats = IngestStats()
         self.metrics = IngestMetrics()
         self.topic = settings.topic_submissions
+        self.incarnation: str | None = None
+        self.stuck: str | None = None  # what is stuck, while it is
         self._in_flight: _PollBatch | None = None
         self._writer = _Writer(self._record)
         self.consumer = KafkaConsumer(
@@ -149,56 +140,77 @@ class IngestWorker:
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
 
+    def topic_incarnation(self) -> str:
+        """The incarnation of the submissions topic, as the broker names it now."""
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap, client_id="ledger-ingest-topics"
+        )
+        try:
+            (described,) = admin.describe_topics([self.topic])
+        finally:
+            admin.close()
+        return self.write_path.incarnation(self.topic, described.get("topic_id"))
+
     def seek_to_tracked(self, partitions: Sequence[TopicPartition]) -> None:
-        """Position each partition just after the last offset the ledger recorded."""
-        tracked = self.ledger.ledger_recorder.positions(f"kafka:{self.topic}:")
+        """Position each partition just after the last offset the ledger recorded for the
+        topic's current incarnation (from its beginning when there is none)."""
+        incarnation = self.topic_incarnation()
+        if incarnation != self.incarnation:
+            log.info("%s is incarnation %s", self.topic, incarnation)
+            self.incarnation = incarnation
+        resume = self.write_path.next_offsets(self.topic, incarnation)
         for tp in partitions:
-            offset = tracked.get(kafka_tracking_name(tp.topic, tp.partition))
+            offset = resume.get(tp.partition)
             if offset is not None:
-                self.consumer.seek(tp, offset + 1)
+                self.consumer.seek(tp, offset)
+            else:
+                self.consumer.seek_to_beginning(tp)
 
     def run(self, stop: threading.Event) -> None:
         self.consumer.subscribe([self.topic], listener=_ResumeFromLedger(self))
         log.info("ingest worker consuming %s as group %s", self.topic, self.settings.ingest_group)
         self._writer.start()
-        backoff = 0.1
+        loop = RetryLoop(
+            "ingest",
+            TRANSIENT,
+            on_failure=lambda _: self.metrics.transient_failures.inc(),
+            on_stuck=self._stuck,
+            on_recovered=self._recovered,
+        )
         try:
-            while not stop.is_set():
-                try:
-                    self._process(self.consumer.poll(timeout_ms=500))
-                    backoff = 0.1
-                except TRANSIENT as exc:
-                    self.metrics.transient_failures.inc()
-                    log.warning("transient failure, retrying in %.1f s: %s", backoff, exc)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
+            loop.run(lambda: self._process(self.consumer.poll(timeout_ms=500)), stop)
             self.drain()
         finally:
             self._writer.stop()
             self.close()
 
-    def _process(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    def _stuck(self, what: str) -> None:
+        self.stuck = what
+        self.metrics.stuck.set(1)
+
+    def _recovered(self) -> None:
+        self.stuck = None
+        self.metrics.stuck.set(0)
+
+    def _process(self, polled: Polled) -> float:
         """Assess one poll while the previous one is being written, then hand it over.
 
         Two stages: this thread assesses poll N+1 (CPU: parsing, Ed25519, schema) while
         the writer thread records poll N in one ledger transaction (mostly waiting on
         PostgreSQL). At most one poll is in flight; its Kafka offsets are committed here
-        once it is durable. A poll that carries key events is a barrier: nothing more is
-        assessed until it is recorded and the key registry re-read.
+        once it is durable. A poll that changes the key registry is a barrier: nothing
+        more is assessed until it is recorded.
         """
         polled = {tp: records for tp, records in polled.items() if records}
         if not polled:
             self.drain()  # nothing new: finish what is in flight
-            return
+            return 0.0
         in_flight = self._in_flight
-        if in_flight is not None and in_flight.barrier:
+        if in_flight is not None and in_flight.assessed.changes_registry:
             if not self._finish(in_flight, also=polled):
-                return
+                return 0.0
             in_flight = None
         try:
-            # A rotation or revocation another worker committed takes effect from our
-            # next batch, not a second later (reads only key events recorded since).
-            self.ledger.refresh_registry()
             batch = self._assess(polled)
         except TRANSIENT:
             # This poll is taken from the consumer but not written: rewind it too (with
@@ -207,27 +219,27 @@ class IngestWorker:
                 self._rewind([polled], to_tracked=False)
             raise
         if in_flight is not None and not self._finish(in_flight, also=polled):
-            return
+            return 0.0
         self._in_flight = batch
         self._writer.submit(batch)
+        return 0.0
 
     def drain(self) -> None:
         """Wait for the poll in flight, if any, and commit its offsets."""
         if self._in_flight is not None:
             self._finish(self._in_flight)
 
-    def _finish(
-        self, batch: _PollBatch, also: dict[TopicPartition, list[ConsumerRecord]] | None = None
-    ) -> bool:
+    def _finish(self, batch: _PollBatch, also: Polled | None = None) -> bool:
         """Wait until ``batch`` is recorded and commit its offsets. On failure, rewind it
         and ``also`` (a poll taken from the consumer, not yet written): re-raise a
-        transient failure; after a conflict, return False (``also`` is dropped)."""
+        transient failure; when it was already recorded, return False (``also`` is
+        dropped: it is read again from the tracked positions)."""
         self._in_flight = None
         batch.done.wait()
         pending = [batch.polled, also or {}]
-        if isinstance(batch.error, IntegrityError):
-            # Already recorded: another member got there first (a rebalance race), or
-            # our own commit succeeded but its acknowledgement was lost. Resume after it.
+        if isinstance(batch.error, AlreadyRecorded):
+            # Another member got there first (a rebalance race), or our own commit
+            # succeeded but its acknowledgement was lost. Resume after it.
             log.info("partitions %s already recorded; resuming", sorted(batch.polled))
             self._rewind(pending, to_tracked=True)
             return False
@@ -235,90 +247,81 @@ class IngestWorker:
             # The consumer's position is already past what we polled; rewind every
             # partition to its first record not yet durable, or those records are lost.
             self._rewind(pending, to_tracked=False)
-            raise batch.error
-        # Durable now (dead letters are published from the stored refusals by the relay).
+            if isinstance(batch.error, TRANSIENT):
+                raise batch.error
+            raise Unavailable(f"recording a poll failed: {batch.error!r}") from batch.error
+        # Durable now (dead letters are published from the stored refusals).
         self._commit_offsets({tp: records[-1].offset + 1 for tp, records in batch.polled.items()})
+        self.stats.last_commit = time.time()
         return True
 
-    def _rewind(
-        self, polls: list[dict[TopicPartition, list[ConsumerRecord]]], *, to_tracked: bool
-    ) -> None:
+    def _rewind(self, polls: list[Polled], *, to_tracked: bool) -> None:
         """Seek every partition of ``polls`` back to its first record not yet durable:
-        the position tracked in PostgreSQL (``to_tracked``, after a conflict), else the
+        the position the ledger tracked (``to_tracked``, after a conflict), else the
         first record polled; a partition with no tracked position starts at the latter."""
         first: dict[TopicPartition, int] = {}
         for poll in polls:
             for tp, records in poll.items():
                 first[tp] = min(first.get(tp, records[0].offset), records[0].offset)
-        tracked = (
-            self.ledger.ledger_recorder.positions(f"kafka:{self.topic}:") if to_tracked else {}
-        )
+        resume = self.write_path.next_offsets(self.topic, self._incarnation()) if to_tracked else {}
         for tp, offset in first.items():
-            position = tracked.get(kafka_tracking_name(tp.topic, tp.partition))
-            self.consumer.seek(tp, offset if position is None else position + 1)
+            self.consumer.seek(tp, resume.get(tp.partition, offset))
 
-    def _assess(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> _PollBatch:
+    def _incarnation(self) -> str:
+        if self.incarnation is None:
+            self.incarnation = self.topic_incarnation()
+        return self.incarnation
+
+    def _assess(self, polled: Polled) -> _PollBatch:
         started = time.perf_counter()
-        batch = _PollBatch(polled, started)
-        for tp, records in polled.items():
-            for record in records:
-                try:
-                    submission = self.intake.assess(record.value or b"")
-                except Refusal as refusal:
-                    batch.refusals.append(self._refusal_row(refusal, tp, record))
-                    continue
-                batch.submissions.append(submission)
-                batch.accepted_from.append((tp, record))
-                if submission.retires or submission.event_type in KEY_EVENT_TYPES:
-                    batch.barrier = True
-        batch.trackings = [
-            Tracking(kafka_tracking_name(tp.topic, tp.partition), records[-1].offset)
+        incarnation = self._incarnation()
+        items = [
+            Incoming(
+                record.value or b"",
+                KafkaPosition(tp.topic, incarnation, tp.partition, record.offset),
+            )
             for tp, records in polled.items()
+            for record in records
         ]
+        batch = _PollBatch(polled, started, self.write_path.assess(items))
         # The consumer is not thread-safe: the writer reports lag from this snapshot.
         batch.highwater = {tp: self.consumer.highwater(tp) for tp in polled}
         return batch
 
-    def _record(self, batch: _PollBatch) -> BatchOutcome:
+    def _record(self, batch: _PollBatch) -> list[Outcome]:
         """The writer thread's work: one ledger transaction for the whole poll, then
         the stats and metrics (so they are current as soon as it is durable)."""
-        # Invariants are checked as the ledger applies the batch; what breaks one is
-        # refused there, and stored with the Kafka position it came from.
-        outcome = self.ledger.record_batch(
-            batch.submissions,
-            batch.refusals,
-            batch.trackings,
-            refusal_for=lambda i, refusal: self._refusal_row(refusal, *batch.accepted_from[i]),
-        )
-        refusals = [*batch.refusals, *outcome.refused.values()]
-        self.stats.accepted += len(outcome.appended)
-        self.stats.duplicates += len(outcome.duplicates)
-        for row in refusals:
-            self.stats.refused[row.reason] = self.stats.refused.get(row.reason, 0) + 1
+        outcomes = self.write_path.record(batch.assessed)
+        appended = duplicates = 0
+        for outcome in outcomes:
+            if outcome.status is Status.RECORDED:
+                appended += 1
+            elif outcome.status is Status.DUPLICATE:
+                duplicates += 1
+            elif outcome.refusal is not None:
+                reason = str(outcome.refusal.reason)
+                self.stats.refused[reason] = self.stats.refused.get(reason, 0) + 1
+                self.metrics.refused.labels(reason).inc()
+        self.stats.accepted += appended
+        self.stats.duplicates += duplicates
         self.stats.batches += 1
-        self._observe(batch, outcome, refusals)
-        log.debug(
-            "partitions %s: %d appended, %d refused, %.1f ms",
-            sorted(tp.partition for tp in batch.polled),
-            len(outcome.appended),
-            len(refusals),
-            (time.perf_counter() - batch.started) * 1000,
-        )
-        return outcome
-
-    def _observe(
-        self, batch: _PollBatch, outcome: BatchOutcome, refusals: list[RefusalRow]
-    ) -> None:
-        self.metrics.appended.inc(len(outcome.appended))
-        self.metrics.duplicates.inc(len(outcome.duplicates))
-        for row in refusals:
-            self.metrics.refused.labels(row.reason).inc()
+        self.metrics.appended.inc(appended)
+        self.metrics.duplicates.inc(duplicates)
         self.metrics.batch_seconds.observe(time.perf_counter() - batch.started)
         for tp, records in batch.polled.items():
             highwater = batch.highwater.get(tp)
             if highwater is not None:
                 lag = highwater - records[-1].offset - 1
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        log.debug(
+            "partitions %s: %d appended, %d duplicates, %d refused, %.1f ms",
+            sorted(tp.partition for tp in batch.polled),
+            appended,
+            duplicates,
+            len(outcomes) - appended - duplicates,
+            (time.perf_counter() - batch.started) * 1000,
+        )
+        return outcomes
 
     def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
         # PostgreSQL is the source of truth for positions; Kafka's committed offset only
@@ -331,18 +334,6 @@ class IngestWorker:
             )
         except KafkaError as exc:
             log.info("Kafka offset commit failed (tracked in PostgreSQL): %s", exc)
-
-    def _refusal_row(
-        self, refusal: Refusal, tp: TopicPartition, record: ConsumerRecord
-    ) -> RefusalRow:
-        return self.intake.refusal_row(
-            refusal,
-            record.value or b"",
-            "kafka",
-            topic=tp.topic,
-            partition=tp.partition,
-            offset=record.offset,
-        )
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

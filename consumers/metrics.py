@@ -1,12 +1,8 @@
-"""Prometheus metrics of the ingest worker and the relay, one endpoint per process."""
+"""Prometheus metrics of the ingest worker (served by its process, ``cli.processes``)."""
 
 from __future__ import annotations
 
-import logging
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-
-log = logging.getLogger("ledger.metrics")
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -48,38 +44,8 @@ class IngestMetrics:
             "Retried failures (database or broker away)",
             registry=r,
         )
-
-
-class RelayMetrics:
-    """What an operator watches on the relay."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        self.published = Counter(
-            "ledger_relay_records_published",
-            "Records published and acknowledged, by topic",
-            ["topic"],
-            registry=self.registry,
+        self.stuck = Gauge(
+            "ledger_ingest_stuck",
+            "1 while polls have failed to be recorded several times in a row",
+            registry=r,
         )
-        self.position = Gauge(
-            "ledger_relay_position",
-            "Last position published, by topic",
-            ["topic"],
-            registry=self.registry,
-        )
-        self.transient_failures = Counter(
-            "ledger_relay_transient_failures",
-            "Retried failures (database or broker away)",
-            registry=self.registry,
-        )
-
-
-def serve(registry: CollectorRegistry, host: str, port: int) -> None:
-    """Expose ``/metrics``; a port already taken costs the metrics, never the worker."""
-    if port <= 0:
-        return
-    try:
-        start_http_server(port, addr=host, registry=registry)
-        log.info("metrics on http://%s:%d/metrics", host, port)
-    except OSError as exc:
-        log.warning("metrics not served on %s:%d: %s", host, port, exc)

@@ -94,3 +94,23 @@ def ensure_topics(
             time.sleep(0.05)
     finally:
         admin.close()
+
+
+def topic_ids(bootstrap_servers: str, names: list[str], timeout: float = 10.0) -> dict[str, str]:
+    """The broker's topic id of each named topic that exists (Kafka 2.8+ and the embedded
+    broker name one; a topic deleted and created again gets a new one)."""
+    timeout_ms = max(1000, int(timeout * 1000))
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap_servers,
+        client_id="infra-topic-ids",
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=timeout_ms,
+    )
+    try:
+        return {
+            topic["name"]: str(topic["topic_id"])
+            for topic in admin.describe_topics(names)
+            if topic.get("error_code", 0) == 0 and topic.get("topic_id")
+        }
+    finally:
+        admin.close()

@@ -38,15 +38,17 @@ from ledger.domain.registry import Organisation, Service
 from ledger.intake import RegisteredKey, utcnow
 from ledger.key_registry import TOPICS as KEY_TOPICS
 from ledger.key_registry import KeyDirectory
-from ledger.persistence import DuplicateSubmission, LedgerRecorder, RefusalRow
+from ledger.persistence import DuplicateSubmission, LedgerRecorder
 from ledger.recording import (
     MAX_EVENTS_PER_SAVE,
     Batch,
     BatchOutcome,
     Entry,
+    Known,
     RefusalFor,
     direct_refusal,
 )
+from ledger.refusals import RefusalRecord
 from ledger.settings import Settings
 from ledger.transcoding import LedgerTranscoder, ledger_transcoder
 
@@ -237,7 +239,7 @@ class Ledger(Application[UUID]):
     def record(
         self,
         submissions: Sequence[Submission],
-        refusals: Sequence[RefusalRow] = (),
+        refusals: Sequence[RefusalRecord] = (),
         trackings: Sequence[Tracking] = (),
     ) -> list[int]:
         """Append new submissions, refusals and source positions, atomically per batch.
@@ -250,7 +252,7 @@ class Ledger(Application[UUID]):
     def record_batch(
         self,
         submissions: Sequence[Submission],
-        refusals: Sequence[RefusalRow] = (),
+        refusals: Sequence[RefusalRecord] = (),
         trackings: Sequence[Tracking] = (),
         refusal_for: RefusalFor | None = None,
     ) -> BatchOutcome:
@@ -262,7 +264,7 @@ class Ledger(Application[UUID]):
         if len(submissions) > MAX_EVENTS_PER_SAVE:
             raise ValueError(f"one transaction carries at most {MAX_EVENTS_PER_SAVE} events")
         if refusal_for is None:
-            refusal_for = lambda i, refusal: direct_refusal(submissions[i], refusal, "direct")  # noqa: E731
+            refusal_for = lambda i, refusal: direct_refusal(submissions[i], refusal)  # noqa: E731
         # Resends are rare: skip reading which submissions are already recorded and let
         # the primary key catch one; after it does, check first for a while (resends
         # come in bursts, from a service retrying).
@@ -326,5 +328,5 @@ class Ledger(Application[UUID]):
             return fact
         return mapper.to_stored_event(self._fact_event(fact))
 
-    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Known]:
         return self.ledger_recorder.submitted(keys)

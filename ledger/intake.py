@@ -1,12 +1,14 @@
 """The one write path's front half: from received bytes to a submission, or a refusal.
 
-Kafka and HTTP entry points both call :meth:`Intake.assess`. It checks, in order: size,
-strict JSON, CloudEvent shape, known type and version, signature present, key known,
-signature valid, schema, time (not too far ahead or behind, and within the key's
-validity), signer authorised for the source, type and organisation; then pseudonymises
-the subjects and seals the bytes. Anything else is a
-:class:`~ledger.refusals.Refusal` with a stable reason. Invariants against recorded
-state are checked later, by the ledger, when the changes are applied.
+Pure: given the key registry, no I/O. The write path (``ledger.writing``) calls
+:meth:`Intake.assess` for every submission, whatever its channel. It checks, in order:
+size, nesting depth, strict JSON (and storable text), CloudEvent shape, known type and
+version, signature present, key known, the caller's organisation (over HTTP), signature
+valid, schema, time (not too far ahead or behind, and within the key's validity), signer
+authorised for the source, type and organisation; then pseudonymises the subjects and
+seals the bytes. Anything else is a :class:`~ledger.refusals.Refusal` with a stable
+reason, whose detail never quotes what was received. Invariants against recorded state
+are checked later, by the ledger, when the changes are applied.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from ledger import signing
+from ledger import jsontext, signing
 from ledger.catalogue import (
     KEY_REVOKED,
     KEY_ROTATED,
@@ -27,9 +29,9 @@ from ledger.catalogue import (
     event_type,
     parse_instant,
     schema_errors,
+    violation,
 )
 from ledger.keyring import Keyring
-from ledger.persistence import RefusalRow
 from ledger.refusals import Reason, Refusal
 from ledger.settings import Settings
 
@@ -108,24 +110,27 @@ class Intake:
             max_past=timedelta(seconds=settings.max_past_seconds),
         )
 
-    def refusal_row(self, refusal: Refusal, raw: bytes, channel: str, **where: Any) -> RefusalRow:
-        """A refusal as stored: the reason, and the received bytes sealed."""
-        return RefusalRow.of(
-            refusal, hashlib.sha256(raw).hexdigest(), self.keyring.seal(raw), channel, **where
-        )
+    def assess(
+        self, raw: bytes, *, size: int | None = None, caller_organisation: str | None = None
+    ) -> Submission:
+        """Return the submission ``raw`` makes, or raise :class:`Refusal`.
 
-    def assess(self, raw: bytes) -> Submission:
-        """Return the submission ``raw`` makes, or raise :class:`Refusal`."""
-        if len(raw) > self.max_bytes:
-            raise Refusal(Reason.OVERSIZED, f"{len(raw)} bytes; the limit is {self.max_bytes}")
+        ``size``: the whole submission's size when ``raw`` is only its first bytes.
+        ``caller_organisation``: the organisation an authenticated caller speaks for
+        (HTTP); the event must then be signed by a key of that organisation."""
+        total = len(raw) if size is None else size
+        if total > self.max_bytes:
+            raise Refusal(Reason.OVERSIZED, f"{total} bytes; the limit is {self.max_bytes}")
+        if jsontext.too_deep(raw):
+            raise Refusal(
+                Reason.TOO_DEEP, f"objects and arrays nest more than {jsontext.MAX_DEPTH} deep"
+            )
         event, canonical_text = self._parse(raw)
         kind = event_type(event["type"])
-        key = self._authenticate(event, canonical_text)
+        key = self._authenticate(event, canonical_text, caller_organisation)
         errors = schema_errors(kind.name, event)
         if errors:
-            first = errors[0]
-            pointer = "".join(f"/{part}" for part in first.absolute_path)
-            raise Refusal(Reason.SCHEMA_VIOLATION, first.message[:300], pointer or "/")
+            raise violation(errors[0])
         occurred_at = self._check_time(event["time"], key)
         self._authorise(event, kind, key)
         sealed = self.keyring.seal(raw)
@@ -134,8 +139,10 @@ class Intake:
         )
         try:
             changes = tuple(kind.build(received, self.keyring))
-        except ValueError as exc:  # a value the schema allows but Python cannot read
-            raise Refusal(Reason.SCHEMA_VIOLATION, str(exc)[:300], "/data") from None
+        except ValueError:  # a value the schema allows but Python cannot read
+            raise Refusal(
+                Reason.SCHEMA_VIOLATION, "a value in data cannot be read", "/data"
+            ) from None
         return Submission(
             source=event["source"],
             event_id=event["id"],
@@ -146,6 +153,8 @@ class Intake:
             changes=changes,
             signing_key=key.key_id,
             retires=_retires(kind.name, event["data"], occurred_at),
+            content_sha256=signing.content_digest(event, canonical_text),
+            organisation=key.organisation,
         )
 
     @staticmethod
@@ -154,10 +163,19 @@ class Intake:
         event = signing.parse_canonical(raw)
         canonical_text = None if event is signing.NOT_CANONICAL else raw
         if canonical_text is None:
+            # Canonical text is ASCII with no escapes: only here can a string hold
+            # U+0000 or a lone surrogate.
             try:
                 event = signing.parse_json(raw)
-            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-                raise Refusal(Reason.MALFORMED_JSON, str(exc)[:200]) from None
+            except UnicodeDecodeError:
+                raise Refusal(Reason.MALFORMED_JSON, "the bytes are not UTF-8") from None
+            except signing.DuplicateMember:
+                raise Refusal(Reason.MALFORMED_JSON, "an object names a member twice") from None
+            except (ValueError, RecursionError) as exc:
+                raise Refusal(Reason.MALFORMED_JSON, _json_error(exc)) from None
+            problem = jsontext.bad_text(event)
+            if problem:
+                raise Refusal(Reason.MALFORMED_JSON, problem)
         if not isinstance(event, dict):
             raise Refusal(Reason.NOT_A_CLOUDEVENT, "a CloudEvent is a JSON object")
         missing = [a for a in REQUIRED_ATTRIBUTES if not isinstance(event.get(a), str)]
@@ -167,18 +185,31 @@ class Intake:
             raise Refusal(Reason.NOT_A_CLOUDEVENT, "specversion must be 1.0", "/specversion")
         return event, canonical_text
 
-    def _authenticate(self, event: dict[str, Any], canonical_text: bytes | None) -> RegisteredKey:
+    def _authenticate(
+        self,
+        event: dict[str, Any],
+        canonical_text: bytes | None,
+        caller_organisation: str | None,
+    ) -> RegisteredKey:
         key_id = event.get(signing.KEY_ID_ATTR)
         if not isinstance(key_id, str) or signing.SIGNATURE_ATTR not in event:
             raise Refusal(Reason.BAD_SIGNATURE, "the event is unsigned (signingkey/signature)")
         key = self.registry.key(key_id)
         if key is None:
+            raise Refusal(Reason.UNKNOWN_KEY, "the signing key is not registered", "/signingkey")
+        if caller_organisation is not None and key.organisation != caller_organisation:
+            # Judged before the signature: a caller learns nothing about another
+            # organisation's events, and cannot file refusals against its key.
             raise Refusal(
-                Reason.UNKNOWN_KEY, f"signing key {key_id[:48]!r} is not registered", "/signingkey"
+                Reason.NOT_AUTHORISED,
+                "the caller may submit only events signed by its own organisation's keys",
+                "/signingkey",
             )
         if not signing.verify(event, key.public_key, canonical_text=canonical_text):
             raise Refusal(
-                Reason.BAD_SIGNATURE, f"signature does not verify with key {key_id}", "/signature"
+                Reason.BAD_SIGNATURE,
+                "the signature does not verify with the key the event names",
+                "/signature",
             )
         return key
 
@@ -196,15 +227,15 @@ class Intake:
         if acting is not None and key.organisation not in acting[0]:
             raise Refusal(
                 Reason.NOT_AUTHORISED,
-                f"{key.source} emits for {key.organisation}, not {', '.join(acting[0])}",
+                f"{key.source} emits for {key.organisation}, not for the organisation named",
                 acting[1],
             )
 
     def _check_time(self, text: str, key: RegisteredKey) -> datetime:
         try:
             occurred_at = parse_time(text)
-        except ValueError as exc:
-            raise Refusal(Reason.SCHEMA_VIOLATION, f"time: {exc}", "/time") from None
+        except ValueError:
+            raise Refusal(Reason.SCHEMA_VIOLATION, "is not an RFC 3339 time", "/time") from None
         now = self.clock()
         if occurred_at > now + self.max_future:
             raise Refusal(
@@ -226,3 +257,14 @@ class Intake:
                 reason, f"key {key.key_id} was {what} at {key.retired_at.isoformat()}", "/time"
             )
         return occurred_at
+
+
+def _json_error(exc: BaseException) -> str:
+    """Where strict JSON parsing failed, without the text around it."""
+    if isinstance(exc, RecursionError):
+        return "the JSON nests too deep to parse"
+    position = getattr(exc, "pos", None)
+    what = getattr(exc, "msg", None) or "not strict JSON"
+    if isinstance(what, str) and "is not JSON" in what:
+        what = "NaN and Infinity are not JSON"
+    return f"{what} at character {position}" if position is not None else str(what)[:120]

@@ -9,8 +9,6 @@ A redelivered record therefore finds its position already tracked and changes no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,49 +27,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
-from ledger.refusals import Refusal
-
-
-@dataclass(frozen=True)
-class RefusalRow:
-    """A refused submission as stored: reason, detail, and the sealed original bytes."""
-
-    reason: str
-    detail: str
-    pointer: str
-    received_at: datetime
-    raw_sha256: str
-    raw_sealed: bytes
-    channel: str  # "kafka" or "http"
-    topic: str | None = None
-    partition: int | None = None
-    offset: int | None = None
-
-    @classmethod
-    def of(
-        cls,
-        refusal: Refusal,
-        raw_sha256: str,
-        raw_sealed: bytes,
-        channel: str,
-        *,
-        topic: str | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-    ) -> RefusalRow:
-        """The stored form of a refusal, received now."""
-        return cls(
-            reason=str(refusal.reason),
-            detail=refusal.detail,
-            pointer=refusal.pointer,
-            received_at=datetime.now(UTC),
-            raw_sha256=raw_sha256,
-            raw_sealed=raw_sealed,
-            channel=channel,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-        )
+from ledger.recording import Known
+from ledger.refusals import RefusalRecord
 
 
 class DuplicateSubmission(IntegrityError):
@@ -84,7 +41,8 @@ def _like_prefix(prefix: str) -> str:
     return escaped + "%"
 
 
-def kafka_tracking_name(topic: str, partition: int) -> str:
+def legacy_stream_name(topic: str, partition: int) -> str:
+    """How positions were tracked before topic incarnations: adopted or forgotten once."""
     return f"kafka:{topic}:{partition}"
 
 
@@ -119,6 +77,9 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
         self.refusals_table = Identifier(self.events_table_name.replace("_events", "_refusals"))
+        # raw_sealed holds what is kept of the received bytes (bounded: see
+        # ledger.refusals), raw_sha256 their hash, raw_size the whole submission's size.
+        # A Kafka position is unique within its topic's incarnation.
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0}.{1} ("
@@ -126,9 +87,61 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                 "received_at timestamptz NOT NULL, "
                 "reason text NOT NULL, detail text NOT NULL, pointer text NOT NULL, "
                 "raw_sha256 text NOT NULL, raw_sealed bytea NOT NULL, channel text NOT NULL, "
-                "topic text, kafka_partition int, kafka_offset bigint, "
-                "UNIQUE (topic, kafka_partition, kafka_offset))"
+                "topic text, kafka_partition int, kafka_offset bigint)"
             ).format(schema, self.refusals_table)
+        )
+        refusals_name = self.events_table_name.replace("_events", "_refusals")
+        for column in (
+            "topic_incarnation text",
+            "raw_size bigint",
+            "raw_truncated boolean NOT NULL DEFAULT false",
+            "request_id text",
+            "caller text",
+        ):
+            self.sql_create_statements.append(
+                SQL("ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS " + column).format(
+                    schema, self.refusals_table
+                )
+            )
+        self.sql_create_statements += [
+            # The unique key of the first version ignored the incarnation: a topic
+            # created anew reused its offsets, and its refusals collided with the old.
+            SQL("ALTER TABLE {0}.{1} DROP CONSTRAINT IF EXISTS {2}").format(
+                schema,
+                self.refusals_table,
+                Identifier(f"{refusals_name}_topic_kafka_partition_kafka_offset_key"),
+            ),
+            SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {2} ON {0}.{1} "
+                "(topic, topic_incarnation, kafka_partition, kafka_offset)"
+            ).format(schema, self.refusals_table, Identifier(f"{refusals_name}_position")),
+        ]
+        # Records the outbox publisher could not publish and skipped past (reported).
+        self.skipped_table = Identifier(
+            self.events_table_name.replace("_events", "_outbox_skipped")
+        )
+        self.sql_create_statements += [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} (topic text NOT NULL, position bigint "
+                "NOT NULL, reason text NOT NULL, skipped_at timestamptz NOT NULL DEFAULT now(), "
+                "PRIMARY KEY (topic, position))"
+            ).format(schema, self.skipped_table),
+            # The outbox publisher was called the relay: keep its positions.
+            SQL(
+                "UPDATE {0}.{1} SET application_name = 'outbox:' || substr(application_name, 7) "
+                "WHERE application_name LIKE 'relay:%'"
+            ).format(schema, Identifier(self.tracking_table_name)),
+        ]
+        # The fallback incarnation of a topic whose broker names no topic ids: an epoch
+        # the ledger moves on each time it creates the topic.
+        self.topic_epochs_table = Identifier(
+            self.events_table_name.replace("_events", "_topic_epochs")
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} (topic text PRIMARY KEY, "
+                "epoch bigint NOT NULL, changed_at timestamptz NOT NULL DEFAULT now())"
+            ).format(schema, self.topic_epochs_table)
         )
         # A ledger event is ~2.2 kB, just over PostgreSQL's 2 kB TOAST threshold: by
         # default every event's state was moved out of line into the TOAST table (it does
@@ -144,8 +157,9 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         )
         self.insert_refusal_statement = SQL(
             "INSERT INTO {0}.{1} (received_at, reason, detail, pointer, raw_sha256, raw_sealed, "
-            "channel, topic, kafka_partition, kafka_offset) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            "raw_size, raw_truncated, channel, topic, topic_incarnation, kafka_partition, "
+            "kafka_offset, request_id, caller) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(schema, self.refusals_table)
         events_table = Identifier(self.events_table_name)
         self.copy_events_statement = SQL(
@@ -164,21 +178,26 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         self.submissions_table = Identifier(
             self.events_table_name.replace("_events", "_submissions")
         )
-        self.sql_create_statements.append(
+        # content_sha256: what the event said (ledger.signing.content_digest), so a
+        # resend with other content is told from a true resend.
+        self.sql_create_statements += [
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0}.{1} ("
                 "source text NOT NULL, event_id text NOT NULL, "
                 "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
                 "PRIMARY KEY (source, event_id))"
-            ).format(schema, self.submissions_table)
-        )
+            ).format(schema, self.submissions_table),
+            SQL("ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS content_sha256 bytea").format(
+                schema, self.submissions_table
+            ),
+        ]
         self._submissions_key = self.events_table_name.replace("_events", "_submissions") + "_pkey"
         self.copy_submissions_statement = SQL(
-            "COPY {0}.{1} (source, event_id, originator_id, originator_version) "
+            "COPY {0}.{1} (source, event_id, originator_id, originator_version, content_sha256) "
             "FROM STDIN (FORMAT BINARY)"
         ).format(schema, self.submissions_table)
         self.select_submitted_statement = SQL(
-            "SELECT s.source, s.event_id, e.notification_id FROM {0}.{1} s "
+            "SELECT s.source, s.event_id, e.notification_id, s.content_sha256 FROM {0}.{1} s "
             "JOIN {0}.{2} e USING (originator_id, originator_version) "
             "JOIN unnest(%s::text[], %s::text[]) AS k(source, event_id) "
             "ON k.source = s.source AND k.event_id = s.event_id"
@@ -323,7 +342,7 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
     ) -> None:
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking)
-        refusals: Sequence[RefusalRow] = kwargs.get("refusals", ())
+        refusals: Sequence[RefusalRecord] = kwargs.get("refusals", ())
         if refusals:
             curs.executemany(
                 self.insert_refusal_statement,
@@ -333,20 +352,27 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                         r.reason,
                         r.detail,
                         r.pointer,
-                        r.raw_sha256,
-                        r.raw_sealed,
+                        r.received_sha256,
+                        r.kept_sealed,
+                        r.received_size,
+                        r.truncated,
                         r.channel,
                         r.topic,
+                        r.incarnation,
                         r.partition,
                         r.offset,
+                        r.request_id,
+                        r.caller,
                     )
                     for r in refusals
                 ],
             )
-        submissions: Sequence[tuple[str, str, UUID, int]] = kwargs.get("submissions", ())
+        submissions: Sequence[tuple[str, str, UUID, int, bytes | None]] = kwargs.get(
+            "submissions", ()
+        )
         if submissions:
             with curs.copy(self.copy_submissions_statement) as copy:
-                copy.set_types(["text", "text", "uuid", "int8"])
+                copy.set_types(["text", "text", "uuid", "int8", "bytea"])
                 for row in submissions:
                     copy.write_row(row)
         super()._insert_events(curs, stored_events, **kwargs)
@@ -359,22 +385,29 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             curs.execute(self.select_existing_statement, (list(originator_ids),))
             return {row["originator_id"] for row in curs.fetchall()}
 
-    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        """Ledger positions of the submissions already recorded, by (source, id)."""
+    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Known]:
+        """Ledger positions (and content digests) of the submissions already recorded,
+        by (source, id)."""
         if not keys:
             return {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
                 self.select_submitted_statement, ([k[0] for k in keys], [k[1] for k in keys])
             )
-            return {(r["source"], r["event_id"]): r["notification_id"] for r in curs.fetchall()}
+            return {
+                (r["source"], r["event_id"]): (
+                    r["notification_id"],
+                    None if r["content_sha256"] is None else bytes(r["content_sha256"]),
+                )
+                for r in curs.fetchall()
+            }
 
     def select_refusals(self, after: int, limit: int) -> list[dict[str, Any]]:
         """Stored refusals with ``refusal_id > after``, oldest first (the dead-letter outbox)."""
         statement = SQL(
-            "SELECT refusal_id, reason, detail, pointer, raw_sealed, channel, topic, "
-            "kafka_partition, kafka_offset FROM {0}.{1} WHERE refusal_id > %s "
-            "ORDER BY refusal_id LIMIT %s"
+            "SELECT refusal_id, reason, detail, pointer, raw_sealed, raw_size, raw_truncated, "
+            "channel, topic, topic_incarnation, kafka_partition, kafka_offset, request_id, caller "
+            "FROM {0}.{1} WHERE refusal_id > %s ORDER BY refusal_id LIMIT %s"
         ).format(Identifier(self.datastore.schema), self.refusals_table)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (after, limit))
@@ -392,6 +425,50 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(statement, (_like_prefix(prefix),))
             return int(curs.rowcount)
+
+    def topic_epoch(self, topic: str, *, advance: bool = False) -> int:
+        """The ledger's epoch of ``topic`` (0 before it was ever recorded); ``advance``
+        moves it on (the topic was just created anew) and returns the new one."""
+        schema = Identifier(self.datastore.schema)
+        with self.datastore.transaction(commit=True) as curs:
+            if advance:
+                curs.execute(
+                    SQL(
+                        "INSERT INTO {0}.{1} (topic, epoch) VALUES (%s, 1) ON CONFLICT (topic) "
+                        "DO UPDATE SET epoch = {1}.epoch + 1, changed_at = now() RETURNING epoch"
+                    ).format(schema, self.topic_epochs_table),
+                    (topic,),
+                )
+            else:
+                curs.execute(
+                    SQL("SELECT epoch FROM {0}.{1} WHERE topic = %s").format(
+                        schema, self.topic_epochs_table
+                    ),
+                    (topic,),
+                )
+            row = curs.fetchone()
+            return 0 if row is None else int(row["epoch"])
+
+    def record_skipped(self, topic: str, position: int, reason: str) -> None:
+        """Note that the outbox publisher skipped past ``position`` of ``topic``."""
+        statement = SQL(
+            "INSERT INTO {0}.{1} (topic, position, reason) VALUES (%s, %s, %s) "
+            "ON CONFLICT DO NOTHING"
+        ).format(Identifier(self.datastore.schema), self.skipped_table)
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (topic, position, reason[:500]))
+
+    def rename_positions(self, renames: dict[str, str]) -> int:
+        """Track positions under new names (old name -> new name); how many moved."""
+        statement = SQL(
+            "UPDATE {0}.{1} SET application_name = %s WHERE application_name = %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        moved = 0
+        with self.datastore.transaction(commit=True) as curs:
+            for old, new in renames.items():
+                curs.execute(statement, (new, old))
+                moved += curs.rowcount
+        return moved
 
     def positions(self, prefix: str) -> dict[str, int]:
         """Tracked positions whose name starts with ``prefix`` (e.g. ``kafka:topic:``)."""
@@ -415,7 +492,6 @@ __all__ = [
     "DuplicateSubmission",
     "Factory",
     "LedgerRecorder",
-    "RefusalRow",
     "Tracking",
-    "kafka_tracking_name",
+    "legacy_stream_name",
 ]

@@ -5,9 +5,12 @@ withdrawn): each aggregate is loaded once and every change is applied, in order,
 that one in-memory object, so invariants see the earlier changes of the batch.
 
 Idempotency is by (source, id), whatever the aggregate: a submission already recorded
-(in an earlier batch, or earlier in this one) is a duplicate, answered with its original
-position and recorded nothing. The ledger's ``submissions`` table, written in the same
-transaction as the events, is the durable guard; its primary key is the last word.
+(in an earlier batch, or earlier in this one) with the same content is a duplicate,
+answered with its original position and recorded nothing; with other content it is
+refused (``conflicting-resend``) and the ledger records a
+:class:`~ledger.domain.anomaly.ResendConflict` fact naming the organisation. The
+ledger's ``submissions`` table, written in the same transaction as the events, is the
+durable guard; its primary key is the last word.
 
 A batch is saved in as few transactions as the save-size cap allows; the source
 positions (tracking) and refusals go with the last one. A crash between two of them
@@ -28,9 +31,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent, Tracking
 
 from ledger.catalogue import Change, Submission
+from ledger.catalogue.entry import fact_change
 from ledger.domain import InvariantViolated
-from ledger.persistence import RefusalRow
-from ledger.refusals import Reason, Refusal
+from ledger.domain.anomaly import ResendConflict
+from ledger.refusals import Reason, Refusal, RefusalRecord, received_now
 
 # DESIGN.md's "Known defect" (saves over ~0.45 MB can hang) lives in eventsourcing's
 # pipeline-mode insert; the ledger recorder appends with COPY and no pipeline, so these
@@ -40,7 +44,10 @@ MAX_EVENTS_PER_SAVE = 2000
 MAX_BYTES_PER_SAVE = 16_000_000
 _EVENT_OVERHEAD = 600  # bytes of an event besides its sealed envelope, roughly
 
-RefusalFor = Callable[[int, Refusal], RefusalRow]
+RefusalFor = Callable[[int, Refusal], RefusalRecord]
+# A recorded submission: its ledger position and the SHA-256 of its content (None for
+# submissions recorded before the ledger kept content digests).
+Known = tuple[int, bytes | None]
 
 
 # What a batch saves: aggregates with pending events, and facts already in stored form.
@@ -55,7 +62,7 @@ class Store(Protocol):
         """Record the entries in one transaction; position by (originator id, version)."""
         ...
 
-    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
+    def submitted(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Known]: ...
 
 
 @dataclass
@@ -65,7 +72,7 @@ class BatchOutcome:
     positions: dict[int, int] = field(default_factory=dict)  # new or original position
     appended: list[int] = field(default_factory=list)  # positions newly appended
     duplicates: list[int] = field(default_factory=list)
-    refused: dict[int, RefusalRow] = field(default_factory=dict)
+    refused: dict[int, RefusalRecord] = field(default_factory=dict)
 
 
 def _size(submission: Submission) -> int:
@@ -87,9 +94,40 @@ def _entry_id(entry: Entry) -> UUID:
     return cast(UUID, entry.originator_id) if isinstance(entry, StoredEvent) else entry.id
 
 
-def direct_refusal(submission: Submission, refusal: Refusal, channel: str) -> RefusalRow:
-    """A refusal row for a submission that did not come from Kafka."""
-    return RefusalRow.of(refusal, submission.raw_sha256, submission.raw_sealed, channel)
+def direct_refusal(submission: Submission, refusal: Refusal) -> RefusalRecord:
+    """The record of a refusal of an assessed submission handed over in-process."""
+    return RefusalRecord(
+        reason=str(refusal.reason),
+        detail=refusal.detail,
+        pointer=refusal.pointer,
+        received_at=received_now(),
+        received_sha256=submission.raw_sha256,
+        received_size=None,
+        truncated=False,
+        kept_sealed=submission.raw_sealed,
+        channel="direct",
+    )
+
+
+def _conflict(submission: Submission, where: str) -> tuple[Refusal, Change]:
+    """The refusal of a resend that says something else, and the fact that records it."""
+    refusal = Refusal(
+        Reason.CONFLICTING_RESEND,
+        f"an event with this source and id is already recorded ({where}) with other "
+        "content; ids are unique per source",
+        "/id",
+    )
+    fact = fact_change(
+        ResendConflict,
+        ResendConflict.Recorded,
+        ResendConflict.create_id(),
+        source=submission.source,
+        event_id=submission.event_id,
+        organisation=submission.organisation,
+        conflicting_sha256=submission.content_sha256.hex(),
+        received_at=received_now(),
+    )
+    return refusal, fact
 
 
 @dataclass
@@ -118,7 +156,7 @@ class Batch:
     def record(
         self,
         submissions: Sequence[Submission],
-        refusals: Sequence[RefusalRow],
+        refusals: Sequence[RefusalRecord],
         trackings: Sequence[Tracking],
     ) -> BatchOutcome:
         known = (
@@ -128,13 +166,25 @@ class Batch:
         )
         seen: dict[tuple[str, str], int] = {}  # key -> index of the first in this batch
         retired: dict[str, tuple[datetime, str]] = {}  # key id -> (from, refusal reason)
+        conflicts: list[Change] = []
         chunk = _Chunk()
         for index, submission in enumerate(submissions):
             key = submission.key
             if key in known or key in seen:
-                self.outcome.duplicates.append(index)
                 if key in known:
-                    self.outcome.positions[index] = known[key]
+                    position, digest = known[key]
+                    where = f"at ledger position {position}"
+                else:
+                    position, digest = None, submissions[seen[key]].content_sha256
+                    where = "earlier in the same batch"
+                if digest is not None and digest != submission.content_sha256:
+                    refusal, fact = _conflict(submission, where)
+                    self.outcome.refused[index] = self.refusal_for(index, refusal)
+                    conflicts.append(fact)
+                    continue
+                self.outcome.duplicates.append(index)
+                if position is not None:
+                    self.outcome.positions[index] = position
                 continue
             events, size = len(submission.changes), _size(submission)
             if chunk.members and (
@@ -173,6 +223,9 @@ class Batch:
             )
             chunk.events += events
             chunk.size += size
+        for fact in conflicts:
+            assert fact.fact is not None
+            chunk.entries[fact.aggregate_id] = fact.fact
         self._save(chunk, [*refusals, *self.outcome.refused.values()], trackings)
         for index, dup in enumerate(submissions):  # duplicates within the batch
             if index in self.outcome.duplicates and index not in self.outcome.positions:
@@ -234,18 +287,25 @@ class Batch:
     def _save(
         self,
         chunk: _Chunk,
-        refusals: Sequence[RefusalRow] = (),
+        refusals: Sequence[RefusalRecord] = (),
         trackings: Sequence[Tracking] = (),
     ) -> None:
-        if not chunk.members and not refusals and not trackings:
+        if not chunk.entries and not refusals and not trackings:
             return
-        rows = [(s.source, s.event_id, agg_id, version) for _, s, agg_id, version in chunk.members]
+        rows = [
+            (s.source, s.event_id, agg_id, version, s.content_sha256 or None)
+            for _, s, agg_id, version in chunk.members
+        ]
         position = self.store.save_batch(
             list(chunk.entries.values()),
             submissions=rows,
             refusals=list(refusals),
             trackings=list(trackings),
         )
-        self.outcome.appended.extend(position.values())
+        # Every aggregate a submission changed was loaded (or marked new) on the way; the
+        # ledger's own records of conflicts were not, and are not submissions' events.
+        self.outcome.appended.extend(
+            p for (agg_id, _), p in position.items() if agg_id in self.loaded
+        )
         for index, _, agg_id, version in chunk.members:
             self.outcome.positions[index] = position[(agg_id, version)]

@@ -249,3 +249,28 @@ def _signed_part(event: dict[str, Any], text: bytes) -> bytes | None:
     if text.count(member) != 1:
         return None
     return text.replace(member, b"")
+
+
+def content_digest(event: dict[str, Any], canonical_text: bytes | None = None) -> bytes:
+    """SHA-256 of what an event says: its RFC 8785 form without ``signature`` and
+    ``signingkey``. Two submissions with the same (source, id) and the same digest are
+    one event sent twice (even re-signed after a key rotation); with different digests,
+    an id reused for other content.
+
+    ``canonical_text``: as for :func:`verify`; the two members are cut out of it when
+    the cut is certain, else the event is serialised again."""
+    if canonical_text is not None and "id" in event and SIGNATURE_ATTR in event:
+        key_id = event.get(KEY_ID_ATTR)
+        signature = event[SIGNATURE_ATTR]
+        if isinstance(key_id, str) and isinstance(signature, str):
+            members = (
+                b',"signature":"' + signature.encode("ascii") + b'"',
+                b',"signingkey":"' + key_id.encode("ascii") + b'"',
+            )
+            if all(canonical_text.count(m) == 1 for m in members):
+                text = canonical_text
+                for member in members:
+                    text = text.replace(member, b"")
+                return hashlib.sha256(text).digest()
+    unsigned = {k: v for k, v in event.items() if k not in (SIGNATURE_ATTR, KEY_ID_ATTR)}
+    return hashlib.sha256(canonical(unsigned)).digest()

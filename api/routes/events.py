@@ -1,37 +1,37 @@
-"""Submitting signed events over HTTP: the same envelope and checks as Kafka.
+"""Submitting signed events over HTTP: the same envelope, checks and write path as Kafka.
 
-The body bytes are the signed CloudEvent, verified exactly as received. Two checks
-authenticate the caller: a bearer token with the service role (401/403 before the body
-is read), and the event's signature by a key of a service of the token's organisation
-(403 ``forbidden`` otherwise, not stored: it is the caller, not the event, that is
-refused). Refusals are stored (channel
-``http``), answered as RFC 9457 problem details whose ``type`` ends with the reason
-code, and published to ``ledger.rejected`` by the relay like every stored refusal.
+The route only translates. The caller is authenticated first (a bearer token with the
+service role, naming its organisation: 401/403 before a byte of the body is read);
+the body is read while it streams, and reading stops once it passes
+``LEDGER_MAX_EVENT_BYTES``, chunked or not; then the bytes and their origin (the
+request and the caller) go to the ledger's one write path, which answers the outcome.
+The event must be signed by a key of the caller's organisation. Refusals are stored
+(channel ``http``, with the caller), answered as RFC 9457 problem details whose
+``type`` ends with the reason code, and published to ``ledger.rejected`` like every
+stored refusal.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import uuid
+from typing import Annotated
 
-import orjson
-from eventsourcing.persistence import IntegrityError
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.policy import Service, forbidden
-from api.auth.tokens import Principal
 from api.problems import PROBLEM_BASE
-from ledger.application import Ledger
-from ledger.intake import Intake
-from ledger.recording import direct_refusal
+from ledger.incoming import HttpRequest, Incoming, Outcome, Status
 from ledger.refusals import Reason, Refusal
+from ledger.writing import WritePath
 
 router = APIRouter(prefix="/v1/events", tags=["services"])
 
 STATUS = {
     Reason.OVERSIZED: 413,
+    Reason.TOO_DEEP: 400,
     Reason.MALFORMED_JSON: 400,
     Reason.NOT_A_CLOUDEVENT: 400,
     Reason.UNKNOWN_KEY: 401,
@@ -40,9 +40,11 @@ STATUS = {
     Reason.REVOKED_KEY: 403,
     Reason.RETIRED_KEY: 403,
     Reason.INVARIANT_VIOLATED: 409,
+    Reason.CONFLICTING_RESEND: 409,
 }
 TITLES = {
     Reason.OVERSIZED: "The event is too large",
+    Reason.TOO_DEEP: "The event nests too deep",
     Reason.MALFORMED_JSON: "The body is not strict JSON",
     Reason.NOT_A_CLOUDEVENT: "The body is not a CloudEvent",
     Reason.UNKNOWN_TYPE: "The event type is not in the catalogue",
@@ -57,13 +59,30 @@ TITLES = {
     Reason.REVOKED_KEY: "The signing key was revoked before the event time",
     Reason.RETIRED_KEY: "The signing key was rotated before the event time",
     Reason.INVARIANT_VIOLATED: "The event is impossible in the current state",
+    Reason.CONFLICTING_RESEND: "This id was recorded before with other content",
+    Reason.UNPROCESSABLE: "The ledger could not process the event",
 }
-# A concurrent writer to the same aggregate (optimistic concurrency): try again.
-ATTEMPTS = 3
+
+
+class Recorded(BaseModel):
+    """Where an accepted event is in the ledger."""
+
+    id: str
+    source: str
+    position: int
+    duplicate: bool
+
+
+def write_path(request: Request) -> WritePath:
+    path: WritePath = request.app.state.write_path
+    return path
+
+
+Writer = Annotated[WritePath, Depends(write_path)]
 
 
 def _problem(refusal: Refusal) -> JSONResponse:
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "type": PROBLEM_BASE + refusal.reason,
         "title": TITLES.get(refusal.reason, "The event was refused"),
         "status": STATUS.get(refusal.reason, 422),
@@ -72,68 +91,50 @@ def _problem(refusal: Refusal) -> JSONResponse:
     }
     if refusal.pointer:
         body["pointer"] = refusal.pointer
-    return JSONResponse(body, status_code=body["status"], media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=int(str(body["status"])), media_type="application/problem+json"
+    )
+
+
+async def read_bounded(request: Request, limit: int) -> tuple[bytes, int | None]:
+    """The body, read while it streams until it passes ``limit`` bytes: (all of it,
+    None), or (its first ``limit + 1`` bytes, its size: declared, else at least that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return b"", int(declared)  # refused unread
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            return bytes(received[: limit + 1]), len(received)
+    return bytes(received), None
 
 
 @router.post(
     "",
     status_code=202,
+    response_model=Recorded,
     responses={202: {"description": "Recorded (or already recorded): its ledger position"}},
 )
-async def submit_event(request: Request, principal: Service) -> JSONResponse:
+async def submit_event(request: Request, principal: Service, ledger: Writer) -> JSONResponse:
     """Record one signed CloudEvent; 202 with its ledger position, or a problem."""
-    state = request.app.state
-    intake: Intake = state.intake
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > intake.max_bytes:
-        # Refused unread: the stored refusal keeps no bytes of a body this large.
-        refusal = Refusal(Reason.OVERSIZED, f"{declared} bytes declared; limit {intake.max_bytes}")
-        await run_in_threadpool(state.ledger.record, [], [intake.refusal_row(refusal, b"", "http")])
-        return _problem(refusal)
-    raw = await request.body()
-    return await run_in_threadpool(_record, state.ledger, intake, raw, principal)
+    if principal.organisation is None:
+        raise forbidden()
+    raw, size = await read_bounded(request, ledger.intake.max_bytes)
+    origin = HttpRequest(str(uuid.uuid4()), principal.organisation, principal.subject)
+    (outcome,) = await run_in_threadpool(ledger.submit, [Incoming(raw, origin, size)])
+    return _answer(outcome)
 
 
-def _signer_organisation(ledger: Ledger, raw: bytes) -> str | None:
-    # Only called once the intake has verified the signature, so the key is known.
-    key = ledger.key(str(orjson.loads(raw).get("signingkey", "")))
-    return key.organisation if key else None
-
-
-def _record(ledger: Ledger, intake: Intake, raw: bytes, principal: Principal) -> JSONResponse:
-    try:
-        submission = intake.assess(raw)
-    except Refusal as refusal:
-        ledger.record([], refusals=[intake.refusal_row(refusal, raw, "http")])
-        return _problem(refusal)
-    if principal.organisation is None or principal.organisation != _signer_organisation(
-        ledger, raw
-    ):
-        problem = forbidden()
-        body = {"type": PROBLEM_BASE + problem.code, "title": problem.title, "status": 403}
-        return JSONResponse(body, status_code=403, media_type="application/problem+json")
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            outcome = ledger.record_batch(
-                [submission],
-                refusal_for=lambda _, refusal: direct_refusal(submission, refusal, "http"),
-            )
-            break
-        except IntegrityError:
-            # Another request (or worker) recorded the same (source, id) a moment ago;
-            # the retry finds it and answers with the original position.
-            if attempt == ATTEMPTS:
-                raise
-            time.sleep(0.01 * attempt)
-    if 0 in outcome.refused:
-        row = outcome.refused[0]
-        return _problem(Refusal(Reason(row.reason), row.detail, row.pointer))
-    return JSONResponse(
-        {
-            "id": submission.event_id,
-            "source": submission.source,
-            "position": outcome.positions[0],
-            "duplicate": 0 in outcome.duplicates,
-        },
-        status_code=202,
+def _answer(outcome: Outcome) -> JSONResponse:
+    if outcome.status is Status.REFUSED:
+        assert outcome.refusal is not None
+        return _problem(outcome.refusal)
+    assert outcome.position is not None and outcome.source and outcome.event_id
+    answer = Recorded(
+        id=outcome.event_id,
+        source=outcome.source,
+        position=outcome.position,
+        duplicate=outcome.status is Status.DUPLICATE,
     )
+    return JSONResponse(answer.model_dump(), status_code=202)

@@ -14,7 +14,7 @@ from api.deps import Views, parse_subject, read_your_writes
 from api.problems import Problem
 from ledger.subjects import SCHEMES
 from ledger.transparency.checkpoint import b64
-from ledger.transparency.store import SealedLeaf
+from ledger.transparency.leaves import SealedLeaf
 from projections import wording
 from projections.reading import TimelineEntry, TimelineFilter
 from projections.timeline import ACCESS, KINDS, SHARE

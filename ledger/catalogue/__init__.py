@@ -81,8 +81,12 @@ def event_type(name: str) -> EventType:
     versioned = _VERSIONED.match(name)
     if versioned and versioned["stem"] in _KNOWN_STEMS:
         known = sorted(n for n in CATALOGUE if n.startswith(versioned["stem"] + ".v"))
-        raise Refusal(Reason.UNKNOWN_VERSION, f"{name[:120]!r}: known versions are {known}")
-    raise Refusal(Reason.UNKNOWN_TYPE, f"type {name[:120]!r} is not in the catalogue")
+        raise Refusal(
+            Reason.UNKNOWN_VERSION,
+            f"this version of the type is not in the catalogue; known: {', '.join(known)}",
+            "/type",
+        )
+    raise Refusal(Reason.UNKNOWN_TYPE, "the type is not in the catalogue", "/type")
 
 
 def schema_document(kind: EventType) -> dict[str, Any]:
@@ -124,6 +128,54 @@ def schema_errors(name: str, event: Any) -> list[jsonschema.ValidationError]:
         return []
     # The reference validator says precisely what is wrong, and where.
     return sorted(validator(name).iter_errors(event), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def violation(error: jsonschema.ValidationError) -> Refusal:
+    """A schema violation as a refusal: which rule, at which member, never the value.
+
+    jsonschema's own messages quote the offending value (``'AB-12-34-56-C' does not
+    match ...``), and a mistyped identifier must not be stored or echoed in clear."""
+    path = [str(part).replace("~", "~0").replace("/", "~1") for part in error.absolute_path]
+    pointer = "".join(f"/{part}" for part in path) or "/"
+    return Refusal(Reason.SCHEMA_VIOLATION, _rule_broken(error), pointer)
+
+
+def _rule_broken(error: jsonschema.ValidationError) -> str:
+    keyword, limit = error.validator, error.validator_value
+    if keyword == "required" and isinstance(error.instance, dict):
+        missing = [name for name in limit if name not in error.instance]
+        return f"required member missing: {', '.join(missing)}"
+    simple = {
+        "additionalProperties": "has a member the schema does not allow",
+        "unevaluatedProperties": "has a member the schema does not allow",
+        "enum": "is not one of the allowed values",
+        "pattern": "does not have the form the schema requires",
+        "uniqueItems": "repeats an item",
+        "oneOf": "matches none of the allowed forms",
+        "anyOf": "matches none of the allowed forms",
+        "not": "has a form the schema forbids",
+    }
+    if keyword in simple:
+        return simple[keyword]
+    bounded = {
+        "type": "must be of type {}",
+        "const": "must be {}",
+        "format": "is not a valid {}",
+        "minLength": "is shorter than {} characters",
+        "maxLength": "is longer than {} characters",
+        "minItems": "has fewer than {} items",
+        "maxItems": "has more than {} items",
+        "minimum": "is below {}",
+        "maximum": "is above {}",
+        "exclusiveMinimum": "is not above {}",
+        "exclusiveMaximum": "is not below {}",
+        "minProperties": "has fewer than {} members",
+        "maxProperties": "has more than {} members",
+    }
+    if keyword in bounded:
+        shown = limit if isinstance(limit, int | str) else ", ".join(map(str, limit))
+        return bounded[keyword].format(shown)
+    return f"breaks the schema's {keyword} rule"
 
 
 def record_key(event: dict[str, Any]) -> bytes:
@@ -172,4 +224,5 @@ __all__ = [
     "record_key",
     "schema_document",
     "validator",
+    "violation",
 ]

@@ -37,6 +37,14 @@ REJECTED_HEADERS = {
         "ledger-source-topic": _header("Topic the submission came from (kafka only)"),
         "ledger-source-partition": _header("Its partition (kafka only)"),
         "ledger-source-offset": _header("Its offset (kafka only)"),
+        "ledger-source-incarnation": _header(
+            "The source topic's incarnation (its topic id, or the ledger's epoch for it): "
+            "offsets of a topic created anew start again at 0 (kafka only)"
+        ),
+        "ledger-truncated-from": _header(
+            "Present when the payload is only the first bytes of the submission: its "
+            "whole size in bytes (oversized submissions keep their first 4,096 bytes)"
+        ),
     },
 }
 
@@ -65,9 +73,10 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
     messages["rejected"] = {
         "name": "rejected",
         "title": "A refused submission",
-        "summary": "The original bytes, exactly as received, with the reason in headers.",
+        "summary": "The bytes received (all of them, or the first 4,096 of an oversized "
+        "submission), with the reason in headers.",
         "headers": REJECTED_HEADERS,
-        "payload": {"type": "string", "description": "The original bytes"},
+        "payload": {"type": "string", "description": "The bytes received, or their start"},
     }
     messages["committed"] = {
         "name": "committed",
@@ -96,8 +105,11 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "ledger.submissions, or POST the same bytes to /v1/events. The signature is "
             "Ed25519 (base64url, no padding) over the RFC 8785 canonical JSON of the event "
             "without its `signature` attribute; `signingkey` names the registered key. "
-            "(source, id) is the idempotency key: resending is safe. Refusals go to "
-            "ledger.rejected with a stable reason code.",
+            "(source, id) is the idempotency key: resending the same event is safe (it is "
+            "recorded once); sending other content under an id already recorded is refused "
+            "(conflicting-resend) and flagged as a compliance finding. Refusals go to "
+            "ledger.rejected with a stable reason code. Objects and arrays may nest at most "
+            "32 deep; strings may not hold U+0000 or unpaired surrogates.",
         },
         "defaultContentType": CONTENT_TYPE,
         "servers": {
@@ -116,7 +128,7 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "rejected": {
                 "address": "ledger.rejected",
                 "description": (
-                    "Dead letters: refused submissions (original bytes) and why, published "
+                    "Dead letters: refused submissions (the bytes received) and why, published "
                     "from the ledger's stored refusals at least once; dedupe by the "
                     "ledger-refusal-id header."
                 ),
@@ -126,7 +138,7 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 "address": "ledger.events",
                 "description": (
                     "The committed log for downstream consumers: published in ledger order "
-                    "after commit, at least once (a relay restart may resend its last "
+                    "after commit, at least once (a publisher restart may resend its last "
                     "unacknowledged batch). Dedupe by the ledger-position header; positions "
                     "increase but may have gaps. Records are keyed by subject key, so one "
                     "citizen's events keep their order within a partition."

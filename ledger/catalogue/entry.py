@@ -119,6 +119,10 @@ class Submission:
     # Keys this submission retires from a time on: (key id, from, refusal reason code).
     # Later submissions of the same batch signed by such a key are judged against it.
     retires: tuple[tuple[str, datetime, str], ...] = ()
+    # SHA-256 of what the event says (``signing.content_digest``): a resend of the same
+    # (source, id) must say the same.
+    content_sha256: bytes = b""
+    organisation: str = ""  # of the signing key's service
 
     @property
     def key(self) -> tuple[str, str]:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from ledger.merkle import EMPTY_ROOT, MerkleFrontier, Node
 from ledger.transparency.checkpoint import BadTreeHead, LogKey, SignedTreeHead, b64
-from ledger.transparency.leaves import EventRow
-from ledger.transparency.store import SealedLeaf
+from ledger.transparency.leaves import EventRow, SealedLeaf
 
 Progress = Callable[[int], None]
 

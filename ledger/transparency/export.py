@@ -24,8 +24,7 @@ import psycopg
 from ledger.transparency import scan, store
 from ledger.transparency.audit import AuditReport, Progress, audit
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead, b64, unb64
-from ledger.transparency.leaves import EventRow
-from ledger.transparency.store import SealedLeaf
+from ledger.transparency.leaves import EventRow, SealedLeaf
 
 EXPORT_FORMAT = "ledger-log-export/v1"
 

@@ -25,6 +25,17 @@ class MalformedLeaf(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class SealedLeaf:
+    """A leaf as the sealer recorded it: index, ledger position, event identity, hash."""
+
+    leaf_index: int
+    position: int
+    originator_id: UUID
+    originator_version: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class EventRow:
     """One row of the ledger's events table, as stored."""
 

@@ -14,8 +14,8 @@ from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.bundles import consistency_bundle, inclusion_bundle
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead
+from ledger.transparency.leaves import SealedLeaf
 from ledger.transparency.sealer import signer_from_settings
-from ledger.transparency.store import SealedLeaf
 
 
 class LogLookupError(LookupError):

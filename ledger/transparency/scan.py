@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from psycopg import Connection
 
 from ledger.merkle import Node
-from ledger.transparency.leaves import EventRow
-from ledger.transparency.store import SealedLeaf, query
+from ledger.transparency.leaves import EventRow, SealedLeaf
+from ledger.transparency.store import query
 
 
 def stream_events(conn: Connection, batch: int = 5000) -> Iterator[EventRow]:

@@ -28,7 +28,7 @@ from ledger.merkle import MerkleFrontier
 from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.checkpoint import LogSigner, SignedTreeHead
-from ledger.transparency.store import SealedLeaf
+from ledger.transparency.leaves import SealedLeaf
 
 log = logging.getLogger("ledger.sealer")
 

@@ -13,7 +13,6 @@ Every function takes a psycopg connection; the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -22,7 +21,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.merkle import Node, NodeReader
 from ledger.transparency.checkpoint import SignedTreeHead, TreeHead
-from ledger.transparency.leaves import EventRow
+from ledger.transparency.leaves import EventRow, SealedLeaf
 
 # eventsourcing names the events table after the application (Ledger.name = "ledger").
 EVENTS_TABLE = "ledger_events"
@@ -69,17 +68,6 @@ def query(text: str) -> Composed:
 _CREATE_LOCK = 0x6C6F67637265  # "logcre"
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class SealedLeaf:
-    """A leaf as the sealer recorded it: index, ledger position, event identity, hash."""
-
-    leaf_index: int
-    position: int
-    originator_id: UUID
-    originator_version: int
-    leaf_hash: bytes
 
 
 def create_tables(conn: Connection) -> None:

@@ -147,11 +147,11 @@ def test_a_service_may_emit_only_events_signed_for_its_own_organisation(
     raw = {name: raw for name, _, raw in story()}["data-accessed.v1.json"]
     with TestClient(create_app(settings)) as api:
         state: Any = api.app.state  # type: ignore[attr-defined]
-        state.intake = example_intake(state.ledger, settings)
+        state.write_path.intake = example_intake(state.write_path.ledger, settings)
         hmrc = api.post(
             "/v1/events", content=raw, headers=bearer(settings, "service", organisation="HMRC")
         )
-        assert_denied(hmrc, 403, "forbidden")
+        assert_denied(hmrc, 403, "not-authorised")
         assert (
             scalar(
                 settings.database_url,
@@ -159,6 +159,9 @@ def test_a_service_may_emit_only_events_signed_for_its_own_organisation(
             )
             == 0
         )
+        # The attempt is kept, as every refusal is, and names who made it.
+        caller = scalar(settings.database_url, "SELECT caller FROM ledger_refusals")
+        assert caller.startswith("HMRC/")
         dwp = api.post(
             "/v1/events", content=raw, headers=bearer(settings, "service", organisation="DWP")
         )

@@ -31,8 +31,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), headers=service) as client:
         # The examples are dated: give the app's intake the examples' clock.
         app_state: Any = client.app.state  # type: ignore[attr-defined]
-        intake: Intake = example_intake(app_state.ledger, settings)
-        app_state.intake = intake
+        intake: Intake = example_intake(app_state.write_path.ledger, settings)
+        app_state.write_path.intake = intake
         yield client
 
 

@@ -18,7 +18,7 @@ from ledger.settings import Settings
 from tests.support.ledger import (
     access_data,
     register_dwp,
-    running_relay,
+    running_publisher,
     running_worker,
     scalar,
     wait_until,
@@ -83,7 +83,7 @@ def test_a_signed_access_is_recorded_once_with_its_partition_and_offset(
     tracked = scalar(
         settings.database_url,
         "SELECT notification_id FROM ledger_tracking WHERE application_name LIKE %s",
-        f"kafka:{settings.topic_submissions}:%",
+        f"kafka:{settings.topic_submissions}@%",
     )
     assert tracked == 0  # the first record of its partition
 
@@ -97,7 +97,7 @@ def test_a_forged_event_is_refused_stored_and_dead_lettered_with_its_reason(
     emitter.transport.send(b"k", raw)  # type: ignore[union-attr]
     emitter.transport.flush()  # type: ignore[union-attr]
 
-    with running_worker(settings), running_relay(settings):
+    with running_worker(settings), running_publisher(settings):
         wait_until(lambda: scalar(settings.database_url, REFUSALS) == 1, what="the refusal")
         [(value, headers)] = dead_letters(settings, expected=1)
 
@@ -169,9 +169,10 @@ def test_a_resent_event_with_the_same_id_is_recorded_once(
 def test_the_worker_reports_its_work_and_lag_to_prometheus(
     settings: Settings, emitter: Emitter
 ) -> None:
+    import dataclasses
     import urllib.request
 
-    from consumers.metrics import serve
+    from cli.processes import serve_metrics
     from infra.ports import free_port
 
     forged = emitter.build(DATA_ACCESSED, access_data())
@@ -185,7 +186,10 @@ def test_the_worker_reports_its_work_and_lag_to_prometheus(
     port = free_port()
 
     with running_worker(settings) as worker:
-        serve(worker.metrics.registry, "127.0.0.1", port)
+        serve_metrics(
+            worker.metrics.registry,
+            dataclasses.replace(settings, metrics_host="127.0.0.1", metrics_port=port),
+        )
         wait_until(
             lambda: (
                 scalar(settings.database_url, ACCESSES) == 2

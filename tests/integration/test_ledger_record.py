@@ -12,7 +12,7 @@ from ledger import signing
 from ledger.application import MAX_EVENTS_PER_SAVE, Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.keyring import Keyring
-from ledger.persistence import RefusalRow
+from ledger.refusals import RefusalRecord
 from ledger.settings import Settings
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar
 
@@ -92,15 +92,18 @@ def test_a_resend_among_new_facts_is_caught_by_the_key_and_the_rest_recorded(
 def test_a_refusal_keeps_the_original_bytes_sealed(ledger: Ledger, settings: Settings) -> None:
     raw = b'{"not": "a cloudevent", "nhs": "9434765919"}'
     keyring = Keyring.from_settings(settings)
-    row = RefusalRow(
+    row = RefusalRecord(
         reason="not-a-cloudevent",
         detail="missing attributes",
         pointer="",
         received_at=datetime.now(UTC),
-        raw_sha256=hashlib.sha256(raw).hexdigest(),
-        raw_sealed=keyring.seal(raw),
+        received_sha256=hashlib.sha256(raw).hexdigest(),
+        received_size=len(raw),
+        truncated=False,
+        kept_sealed=keyring.seal(raw),
         channel="kafka",
         topic="submissions",
+        incarnation="epoch-1",
         partition=0,
         offset=3,
     )

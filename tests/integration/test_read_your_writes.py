@@ -32,7 +32,9 @@ def client(settings: Settings) -> TestClient:
 
 def submit(api: TestClient, settings: Settings) -> int:
     state: Any = api.app.state  # type: ignore[attr-defined]
-    state.intake = example_intake(state.ledger, settings)  # the examples are dated
+    state.write_path.intake = example_intake(
+        state.write_path.ledger, settings
+    )  # the examples are dated
     response = api.post("/v1/events", content=STORY["data-accessed.v1.json"])
     assert response.status_code == 202, response.text
     return int(response.json()["position"])

@@ -22,6 +22,7 @@ from ledger.intake import Intake
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.signing import canonical
+from ledger.writing import WritePath
 
 # The examples are dated; the ledger's clock is set the day after, so they stay valid.
 EXAMPLE_NOW = STORY_START + timedelta(days=1)
@@ -70,7 +71,7 @@ def story() -> list[tuple[str, dict[str, Any], bytes]]:
 def example_worker(settings: Settings) -> Iterator[tuple[IngestWorker, Ledger]]:
     """The real ingest worker in a thread, with the examples' clock."""
     ledger = Ledger.from_settings(settings)
-    worker = IngestWorker(settings, ledger, example_intake(ledger, settings))
+    worker = IngestWorker(settings, WritePath(ledger, example_intake(ledger, settings)))
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()

@@ -12,13 +12,14 @@ from typing import Any, Protocol, TypeVar
 import psycopg
 
 from consumers.ingest import IngestWorker
-from consumers.relay import Relay
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.emitter import Emitter
 from ledger.intake import Intake
 from ledger.settings import Settings
 from ledger.signing import SigningKey
+from ledger.writing import WritePath
+from publishers.outbox import OutboxPublisher
 
 DWP_SOURCE = "urn:ledger:service:dwp:test-case-system"
 
@@ -87,14 +88,14 @@ def running_worker(settings: Settings) -> AbstractContextManager[IngestWorker]:
     """A real ingest worker against the real broker and PostgreSQL."""
     return _running(
         settings,
-        lambda ledger: IngestWorker(settings, ledger, make_intake(ledger, settings)),
+        lambda ledger: IngestWorker(settings, WritePath(ledger, make_intake(ledger, settings))),
         "ingest worker",
     )
 
 
-def running_relay(settings: Settings) -> AbstractContextManager[Relay]:
-    """A real relay: ledger events and dead letters to their topics."""
-    return _running(settings, lambda ledger: Relay(settings, ledger), "relay")
+def running_publisher(settings: Settings) -> AbstractContextManager[OutboxPublisher]:
+    """A real outbox publisher: ledger events and dead letters to their topics."""
+    return _running(settings, lambda ledger: OutboxPublisher(settings, ledger), "outbox publisher")
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:

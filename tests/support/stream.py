@@ -116,14 +116,15 @@ def produce(settings: Settings, stream: Stream, producers: int = 3) -> dict[int,
     return last
 
 
-def progress(settings: Settings) -> int:
-    """How many submissions the ledger has durably consumed (tracked offsets + 1)."""
+def progress(settings: Settings, incarnation: str = "%") -> int:
+    """How many submissions the ledger has durably consumed (tracked offsets + 1), in
+    every incarnation of the submissions topic or in the one named."""
     return int(
         scalar(
             settings.database_url,
             "SELECT coalesce(sum(notification_id + 1), 0) FROM ledger_tracking "
             "WHERE application_name LIKE %s",
-            f"kafka:{settings.topic_submissions}:%",
+            f"kafka:{settings.topic_submissions}@{incarnation}:%",
         )
     )
 

@@ -12,8 +12,7 @@ import pytest
 from ledger.merkle import MerkleFrontier, Node
 from ledger.transparency.audit import AuditFailed, audit
 from ledger.transparency.checkpoint import LogSigner, SignedTreeHead
-from ledger.transparency.leaves import EventRow
-from ledger.transparency.store import SealedLeaf
+from ledger.transparency.leaves import EventRow, SealedLeaf
 
 SIGNER = LogSigner("ledger.example/log", nacl.signing.SigningKey(bytes(32)))
 # Positions with a gap (a rolled-back insert), as bigserial leaves them.

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from eventsourcing.persistence import Notification
 
-from consumers.relay import _subject_key
+from publishers.outbox import _subject_key
 
 
 def notification(state: dict[str, object] | bytes) -> Notification:

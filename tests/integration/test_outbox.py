@@ -1,4 +1,4 @@
-"""The relay publishes committed ledger events to ledger.events, in order, once."""
+"""The outbox publisher publishes committed ledger events to ledger.events, in order, once."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import threading
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from consumers.relay import Relay
 from ledger import signing
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
+from publishers.outbox import OutboxPublisher
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
 
 pytestmark = pytest.mark.integration
@@ -50,15 +50,15 @@ def relayed(settings: Settings, expected: int) -> list[tuple[int, int, bytes]]:
     return found
 
 
-def run_relay_until(ledger: Ledger, settings: Settings, position: int) -> Relay:
-    relay = Relay(settings, ledger)
+def run_publisher_until(ledger: Ledger, settings: Settings, position: int) -> OutboxPublisher:
+    publisher = OutboxPublisher(settings, ledger)
     stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=publisher.run, args=(stop,), daemon=True)
     thread.start()
-    wait_until(lambda: relay.position() >= position, what=f"relay at {position}")
+    wait_until(lambda: publisher.position() >= position, what=f"publisher at {position}")
     stop.set()
     thread.join(timeout=20)
-    return relay
+    return publisher
 
 
 def test_every_committed_event_is_published_once_in_ledger_order(
@@ -68,7 +68,7 @@ def test_every_committed_event_is_published_once_in_ledger_order(
     last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
     total = scalar(settings.database_url, "SELECT count(*) FROM ledger_events")
 
-    run_relay_until(ledger, settings, last)
+    run_publisher_until(ledger, settings, last)
     events = relayed(settings, total)
 
     for partition in {p for p, _, _ in events}:
@@ -84,16 +84,16 @@ def test_every_committed_event_is_published_once_in_ledger_order(
     assert all(b"9434765919" not in value for _, _, value in events)
 
 
-def test_a_restarted_relay_continues_from_its_tracked_position(
+def test_a_restarted_publisher_continues_from_its_tracked_position(
     ledger: Ledger, settings: Settings
 ) -> None:
     record_accesses(ledger, settings, 2)
     first_last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
-    run_relay_until(ledger, settings, first_last)
+    run_publisher_until(ledger, settings, first_last)
 
     record_accesses(ledger, settings, 3)
     last = scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events")
-    run_relay_until(ledger, settings, last)
+    run_publisher_until(ledger, settings, last)
 
     total = scalar(settings.database_url, "SELECT count(*) FROM ledger_events")
     positions = [pos for _, pos, _ in relayed(settings, total)]
