@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from ledger_emitter import KEY_ID_ATTR, SIGNATURE_ATTR
+
 from ledger import signing
 from ledger.catalogue import (
     KEY_REVOKED,
@@ -168,8 +170,8 @@ class Intake:
         return event, canonical_text
 
     def _authenticate(self, event: dict[str, Any], canonical_text: bytes | None) -> RegisteredKey:
-        key_id = event.get(signing.KEY_ID_ATTR)
-        if not isinstance(key_id, str) or signing.SIGNATURE_ATTR not in event:
+        key_id = event.get(KEY_ID_ATTR)
+        if not isinstance(key_id, str) or SIGNATURE_ATTR not in event:
             raise Refusal(Reason.BAD_SIGNATURE, "the event is unsigned (signingkey/signature)")
         key = self.registry.key(key_id)
         if key is None:

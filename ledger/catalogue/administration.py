@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from ledger_emitter import b64url_decode, key_id_for
 
-from ledger import signing
 from ledger.catalogue.entry import (
     PREFIX,
     Change,
@@ -49,7 +49,7 @@ KEY_ID = {"type": "string", "pattern": "^ed25519:[0-9a-f]{32}$"}
 
 
 def _public_key(text_: str) -> bytes:
-    return signing.b64url_decode(text_)
+    return b64url_decode(text_)
 
 
 def creating(aggregate_id: Any, what: str, make: Callable[[], Aggregate]) -> Sequence[Change]:
@@ -113,7 +113,7 @@ def _register_key(service: Service, received: Received, submission: dict[str, An
     public_key = _public_key(received.data["public_key"])
     valid_from = received.data.get("valid_from")
     service.register_key(
-        signing.key_id_for(public_key),
+        key_id_for(public_key),
         public_key.hex(),
         received.occurred_at if valid_from is None else parse_instant(valid_from),
         submission,
@@ -124,7 +124,7 @@ def _rotate_key(service: Service, received: Received, submission: dict[str, Any]
     public_key = _public_key(received.data["public_key"])
     service.rotate_key(
         received.data["old_key_id"],
-        signing.key_id_for(public_key),
+        key_id_for(public_key),
         public_key.hex(),
         received.occurred_at,
         submission,

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 from eventsourcing.persistence import Tracking
+from ledger_emitter import KafkaTransport
 
 from cli.supervisor import prepare
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import KafkaTransport
 from ledger.persistence import kafka_tracking_name
 from ledger.settings import Settings
 from tests.support.ledger import access_data, register_dwp, running_worker, scalar, wait_until

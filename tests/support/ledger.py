@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import psycopg
+from ledger_emitter import Emitter, SigningKey
 
 from consumers.ingest import IngestWorker
 from consumers.relay import Relay
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import Emitter
 from ledger.intake import Intake
 from ledger.settings import Settings
-from ledger.signing import SigningKey
 
 DWP_SOURCE = "urn:ledger:service:dwp:test-case-system"
 
