@@ -39,7 +39,6 @@ from ledger.catalogue.entry import (
     EventType,
     Received,
     Submission,
-    ordering_key,
     parse_instant,
 )
 from ledger.catalogue.facts import DATA_ACCESSED, DATA_SHARED
@@ -126,16 +125,6 @@ def schema_errors(name: str, event: Any) -> list[jsonschema.ValidationError]:
     return sorted(validator(name).iter_errors(event), key=lambda e: list(map(str, e.absolute_path)))
 
 
-def record_key(event: dict[str, Any]) -> bytes:
-    """The Kafka record key of an event: events of one aggregate share a partition."""
-    kind = CATALOGUE.get(event.get("type", ""))
-    try:
-        text = kind.ordering(event["data"]) if kind else event["id"]
-    except (KeyError, TypeError, IndexError):
-        text = str(event.get("id", ""))
-    return ordering_key(text)
-
-
 __all__ = [
     "AGREEMENT_AMENDED",
     "AGREEMENT_ENDED",
@@ -169,7 +158,6 @@ __all__ = [
     "Submission",
     "event_type",
     "parse_instant",
-    "record_key",
     "schema_document",
     "validator",
 ]

@@ -7,6 +7,9 @@ a type not listed, or to which none applies, is keyed by its id. The record key 
 first 4 hex digits of SHA-256 of the text (UTF-8): enough to spread load over
 partitions and keep one aggregate's events in order, too coarse to reveal an identifier
 (each key stands for tens of thousands).
+
+These templates are the one definition of the rule: the ledger publishes them, per
+message, in its AsyncAPI document, so a service in any language keys records the same.
 """
 
 from __future__ import annotations
