@@ -9,16 +9,18 @@ PYTHON ?= $(shell for p in /usr/bin/python3 python3; do \
 	&& echo $$p && break; done)
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A new pyproject.toml or another interpreter makes a new venv.
-STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml; $(PYTHON) -c 'import sys; print(sys.executable, sys.version)') | cksum | cut -d' ' -f1)
+# A new pyproject.toml (the ledger's or the emitter SDK's) or another interpreter makes a
+# new venv.
+SDK := sdk/python
+STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml $(SDK)/pyproject.toml; $(PYTHON) -c 'import sys; print(sys.executable, sys.version)') | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint typecheck unit install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(SDK)/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no Python 3.11 or newer with venv found; set PYTHON=..." >&2; exit 1; }
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e $(SDK) -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)

@@ -38,6 +38,7 @@ from pathlib import Path
 import nacl.signing
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from ledger_emitter import canonical, partition_key
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,8 +46,6 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import busy_seconds, process_times, report_quiet  # noqa: E402
 from bench.servers import database_url, kafka_bootstrap, scratch_home  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
-from ledger import signing  # noqa: E402
-from ledger.emitter import partition_key  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from tests.support.ledger import access_data, register_dwp_with  # noqa: E402
 from tests.support.stream import nhs_numbers  # noqa: E402
@@ -354,7 +353,7 @@ def latency(
                 time.sleep(pause)
             event = emitter.build(DATA_ACCESSED, access_data(people[i % 1000]))  # type: ignore[attr-defined]
             producer.send(
-                settings.topic_submissions, key=partition_key(event), value=signing.canonical(event)
+                settings.topic_submissions, key=partition_key(event), value=canonical(event)
             )
         producer.flush()
         stop.set()
@@ -484,7 +483,7 @@ def main() -> None:
                 events = [
                     emitter.build(DATA_ACCESSED, access_data(people[i])) for i in range(args.events)
                 ]
-                raw = [signing.canonical(e) for e in events]
+                raw = [canonical(e) for e in events]
                 rate = produce(settings, raw, [partition_key(e) for e in events])
                 if workers == 1 and run == 0:
                     print(f"produce (setup):          {rate:10,.0f}/s")

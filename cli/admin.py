@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ledger_emitter import SigningKey, b64url, b64url_decode
+
 from ledger.settings import Settings
-from ledger.signing import SigningKey, b64url, b64url_decode
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -99,8 +100,7 @@ def _events(text: str) -> list[dict[str, Any]]:
 
 
 def _emit(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.emitter import HttpTransport, KafkaTransport, Refused, partition_key
-    from ledger.signing import canonical
+    from ledger_emitter import HttpTransport, KafkaTransport, Refused, canonical, partition_key
 
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()

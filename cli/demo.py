@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger_emitter import Emitter, KafkaTransport, SigningKey
+
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import Emitter, KafkaTransport
 from ledger.settings import Settings
-from ledger.signing import SigningKey
 
 ORGANISATIONS = {
     "DWP": "the Department for Work and Pensions",

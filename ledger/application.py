@@ -24,8 +24,8 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoder,
 )
+from ledger_emitter import signing
 
-from ledger import signing
 from ledger.catalogue import (
     KEY_REGISTERED,
     KEY_REVOKED,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from ledger_emitter import KEY_ID_ATTR, SIGNATURE_ATTR
+
 from ledger import jsontext, signing
 from ledger.catalogue import (
     KEY_REVOKED,
@@ -191,8 +193,8 @@ class Intake:
         canonical_text: bytes | None,
         caller_organisation: str | None,
     ) -> RegisteredKey:
-        key_id = event.get(signing.KEY_ID_ATTR)
-        if not isinstance(key_id, str) or signing.SIGNATURE_ATTR not in event:
+        key_id = event.get(KEY_ID_ATTR)
+        if not isinstance(key_id, str) or SIGNATURE_ATTR not in event:
             raise Refusal(Reason.BAD_SIGNATURE, "the event is unsigned (signingkey/signature)")
         key = self.registry.key(key_id)
         if key is None:

@@ -1,28 +1,23 @@
-"""The signed event contract: RFC 8785 canonical JSON and Ed25519 signatures.
+"""Checking the signed event contract: strict parsing and Ed25519 verification.
 
 A service signs the canonical JSON of its CloudEvent *without* the ``signature``
-attribute, and names its key in the ``signingkey`` attribute. The ledger parses the
-exact bytes it received (refusing duplicate member names, which would make the signed
-meaning ambiguous), recomputes the canonical form and checks the signature.
+attribute, and names its key in the ``signingkey`` attribute; how is defined once, in
+the emitter SDK (``ledger_emitter``). The ledger parses the exact bytes it received
+(refusing duplicate member names, which would make the signed meaning ambiguous),
+recomputes the canonical form and checks the signature.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import nacl.bindings
 import nacl.exceptions
-import nacl.signing
 import orjson
-import rfc8785
-
-SIGNATURE_ATTR = "signature"
-KEY_ID_ATTR = "signingkey"
+from ledger_emitter import KEY_ID_ATTR, SIGNATURE_ATTR, canonical, signing_input
 
 
 class DuplicateMember(ValueError):
@@ -75,7 +70,7 @@ def parse_canonical(raw: bytes) -> Any:
       units (RFC 8785) as by code points (orjson), and strings need no escaping rules;
     - no number has a fraction or an exponent, and ``OPT_STRICT_INTEGER`` refuses
       integers beyond 2^53: so the data is "plain", where orjson's form is RFC 8785's
-      (:func:`canonical`).
+      (:func:`ledger_emitter.canonical`).
 
     ``tests/unit/test_canonical_fast_path.py`` checks this against the reference.
     """
@@ -97,85 +92,6 @@ def parse_canonical(raw: bytes) -> Any:
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return NOT_CANONICAL
     return value
-
-
-# JCS serialises numbers as IEEE doubles; beyond this an integer would lose precision.
-_SAFE_INTEGER = 2**53 - 1
-
-
-def _plain(value: Any) -> bool:
-    """True for JSON on which orjson with sorted keys produces exactly RFC 8785 bytes:
-    no floats (JCS formats them the ECMAScript way), integers within the safe range,
-    ASCII member names (JCS sorts by UTF-16 code units, orjson by code points)."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return False
-
-
-def canonical(value: Any) -> bytes:
-    """RFC 8785 (JCS) canonical JSON bytes of a JSON value.
-
-    Plain data (the whole event catalogue) takes orjson, ~30x faster; anything else
-    takes the reference implementation. ``tests/unit`` proves the two byte-identical.
-    """
-    if _plain(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            pass  # e.g. a lone surrogate: let the reference implementation decide
-    return rfc8785.dumps(value)
-
-
-def signing_input(event: dict[str, Any]) -> bytes:
-    """The bytes a signature covers: the canonical event without its signature."""
-    return canonical({k: v for k, v in event.items() if k != SIGNATURE_ATTR})
-
-
-def b64url(data: bytes) -> str:
-    """Base64url without padding (RFC 4648 section 5)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    """Decode base64url with or without padding."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def key_id_for(public_key: bytes) -> str:
-    """A stable key id derived from the public key itself, so it cannot be spoofed."""
-    return "ed25519:" + hashlib.sha256(public_key).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """A service's Ed25519 private key, with its public half and key id."""
-
-    seed: bytes
-
-    @classmethod
-    def generate(cls) -> SigningKey:
-        return cls(bytes(nacl.signing.SigningKey.generate()))
-
-    @property
-    def public_key(self) -> bytes:
-        return bytes(nacl.signing.SigningKey(self.seed).verify_key)
-
-    @property
-    def key_id(self) -> str:
-        return key_id_for(self.public_key)
-
-    def sign(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Return a copy of ``event`` carrying this key's id and signature."""
-        unsigned = {k: v for k, v in event.items() if k != SIGNATURE_ATTR}
-        unsigned[KEY_ID_ATTR] = self.key_id
-        signature = nacl.signing.SigningKey(self.seed).sign(canonical(unsigned)).signature
-        return {**unsigned, SIGNATURE_ATTR: b64url(signature)}
 
 
 def verify(
@@ -215,7 +131,8 @@ def _signature_bytes(text: str) -> bytes | None:
     signature. Only the canonical text is accepted, so no byte of a signed event can
     change unnoticed. 64 bytes take 86 characters, the last carrying 2 bits and four
     zero bits: one of A, Q, g and w. With those checked, a strict decode of the rest
-    accepts exactly the texts ``b64url`` writes (``tests/unit/test_signing.py``).
+    accepts exactly the texts :func:`ledger_emitter.b64url` writes
+    (``tests/unit/test_signing.py``).
     """
     if len(text) != 86 or text[-1] not in "AQgw":
         return None

@@ -39,7 +39,6 @@ from ledger.catalogue.entry import (
     EventType,
     Received,
     Submission,
-    ordering_key,
     parse_instant,
 )
 from ledger.catalogue.facts import DATA_ACCESSED, DATA_SHARED
@@ -178,16 +177,6 @@ def _rule_broken(error: jsonschema.ValidationError) -> str:
     return f"breaks the schema's {keyword} rule"
 
 
-def record_key(event: dict[str, Any]) -> bytes:
-    """The Kafka record key of an event: events of one aggregate share a partition."""
-    kind = CATALOGUE.get(event.get("type", ""))
-    try:
-        text = kind.ordering(event["data"]) if kind else event["id"]
-    except (KeyError, TypeError, IndexError):
-        text = str(event.get("id", ""))
-    return ordering_key(text)
-
-
 __all__ = [
     "AGREEMENT_AMENDED",
     "AGREEMENT_ENDED",
@@ -221,7 +210,6 @@ __all__ = [
     "Submission",
     "event_type",
     "parse_instant",
-    "record_key",
     "schema_document",
     "validator",
     "violation",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.domain import Aggregate
+from ledger_emitter import b64url_decode, key_id_for
 
-from ledger import signing
 from ledger.catalogue.entry import (
     PREFIX,
     Change,
@@ -49,7 +49,7 @@ KEY_ID = {"type": "string", "pattern": "^ed25519:[0-9a-f]{32}$"}
 
 
 def _public_key(text_: str) -> bytes:
-    return signing.b64url_decode(text_)
+    return b64url_decode(text_)
 
 
 def creating(aggregate_id: Any, what: str, make: Callable[[], Aggregate]) -> Sequence[Change]:
@@ -113,7 +113,7 @@ def _register_key(service: Service, received: Received, submission: dict[str, An
     public_key = _public_key(received.data["public_key"])
     valid_from = received.data.get("valid_from")
     service.register_key(
-        signing.key_id_for(public_key),
+        key_id_for(public_key),
         public_key.hex(),
         received.occurred_at if valid_from is None else parse_instant(valid_from),
         submission,
@@ -124,7 +124,7 @@ def _rotate_key(service: Service, received: Received, submission: dict[str, Any]
     public_key = _public_key(received.data["public_key"])
     service.rotate_key(
         received.data["old_key_id"],
-        signing.key_id_for(public_key),
+        key_id_for(public_key),
         public_key.hex(),
         received.occurred_at,
         submission,
@@ -137,29 +137,12 @@ def _revoke_key(service: Service, received: Received, submission: dict[str, Any]
     )
 
 
-def _service_ordering(data: dict[str, Any]) -> str:
-    service = data["service"]
-    return "service:" + (service if isinstance(service, str) else service["source"])
-
-
-def admin_type(
-    name: str,
-    title: str,
-    description: str,
-    schema: dict[str, Any],
-    build: Build,
-    acting: Callable[[dict[str, Any]], tuple[list[str], str] | None],
-    ordering: Callable[[dict[str, Any]], str],
-) -> EventType:
-    return EventType(name, title, description, schema, build, acting, ordering)
-
-
 def no_party(_: dict[str, Any]) -> None:
     return None  # checked against the stored aggregate when applied
 
 
 TYPES = (
-    admin_type(
+    EventType(
         ORGANISATION_REGISTERED,
         "Organisation registered (v1)",
         "A public body was registered, with its short code and plain-English name.",
@@ -173,9 +156,8 @@ TYPES = (
         ),
         _organisation,
         no_party,
-        lambda d: "organisation:" + d["organisation"]["code"],
     ),
-    admin_type(
+    EventType(
         SERVICE_REGISTERED,
         "Service registered (v1)",
         "A service of an organisation was registered, with the event types it may emit.",
@@ -202,9 +184,8 @@ TYPES = (
         ),
         _service,
         lambda d: ([d["service"]["organisation"]], "/data/service/organisation"),
-        _service_ordering,
     ),
-    admin_type(
+    EventType(
         KEY_REGISTERED,
         "Signing key registered (v1)",
         "A service's Ed25519 public key was registered; its key id derives from it.",
@@ -214,9 +195,8 @@ TYPES = (
         ),
         _on_service(_register_key),
         no_party,
-        _service_ordering,
     ),
-    admin_type(
+    EventType(
         KEY_ROTATED,
         "Signing key rotated (v1)",
         "A service replaced its current key; the old key stays valid for events whose "
@@ -227,9 +207,8 @@ TYPES = (
         ),
         _on_service(_rotate_key),
         no_party,
-        _service_ordering,
     ),
-    admin_type(
+    EventType(
         KEY_REVOKED,
         "Signing key revoked (v1)",
         "A key was revoked from this event's time: events claiming a later time are "
@@ -240,6 +219,5 @@ TYPES = (
         ),
         _on_service(_revoke_key),
         no_party,
-        _service_ordering,
     ),
 )

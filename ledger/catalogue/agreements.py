@@ -7,8 +7,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from ledger.catalogue.administration import Build, admin_type, creating, no_party
-from ledger.catalogue.entry import PREFIX, Change, Received, evidence
+from ledger.catalogue.administration import Build, creating, no_party
+from ledger.catalogue.entry import PREFIX, Change, EventType, Received, evidence
 from ledger.catalogue.vocabulary import array, obj, ref, text
 from ledger.domain import InvariantViolated
 from ledger.domain.agreement import DataSharingAgreement
@@ -79,7 +79,7 @@ _AGREEMENT = obj(["reference", *_TERMS], {"reference": ref("reference"), **_TERM
 
 
 TYPES = (
-    admin_type(
+    EventType(
         AGREEMENT_REGISTERED,
         "Data sharing agreement registered (v1)",
         "A data sharing agreement was registered by one of its parties.",
@@ -89,9 +89,8 @@ TYPES = (
             [p["organisation"] for p in d["agreement"]["parties"]],
             "/data/agreement/parties",
         ),
-        lambda d: "agreement:" + d["agreement"]["reference"],
     ),
-    admin_type(
+    EventType(
         AGREEMENT_AMENDED,
         "Data sharing agreement amended (v1)",
         "Terms of an agreement changed; the terms named replace the old ones from this "
@@ -108,15 +107,13 @@ TYPES = (
             lambda a, r, s: a.amend(r.data["changes"], r.data["reason"], r.occurred_at, s)
         ),
         no_party,
-        lambda d: "agreement:" + d["reference"],
     ),
-    admin_type(
+    EventType(
         AGREEMENT_ENDED,
         "Data sharing agreement ended (v1)",
         "An agreement ended; shares after this time have no agreement in force.",
         obj(["reference", "reason"], {"reference": ref("reference"), "reason": text(500)}),
         _on_agreement(lambda a, r, s: a.end(r.data["reason"], r.occurred_at, s)),
         no_party,
-        lambda d: "agreement:" + d["reference"],
     ),
 )

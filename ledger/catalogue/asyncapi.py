@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger_emitter import ORDERING
+
 from ledger.catalogue import CATALOGUE, EventType
 from ledger.refusals import Reason
 
 CONTENT_TYPE = "application/cloudevents+json"
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
-RECORD_KEY = {
-    "type": "string",
-    "pattern": "^[0-9a-f]{4}$",
-    "description": "First 4 hex digits of SHA-256 of the ordering text: the first subject "
-    "as scheme:value (data, consent and objection events); sar:ORG:REFERENCE (subject "
-    "access requests); service:SOURCE (services and keys); organisation:CODE; "
-    "agreement:REFERENCE. Events of one aggregate share a key and so keep their order; 16 "
-    "bits reveal no identifier.",
-}
+RECORD_KEY_RULE = (
+    "First 4 hex digits of SHA-256 of the ordering text (UTF-8): the first template of "
+    "x-ordering-text whose {JSON pointer}s all name strings in the event, each replaced "
+    "by its string; the event's id when none does. Events of one aggregate share a key "
+    "and so keep their order; 16 bits reveal no identifier."
+)
+
+
+def _record_key(kind: EventType) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": "^[0-9a-f]{4}$",
+        "description": RECORD_KEY_RULE,
+        "x-ordering-text": list(ORDERING[kind.name]),
+    }
 
 
 def _header(description: str) -> dict[str, str]:
@@ -59,7 +67,7 @@ def _message(kind: EventType, example: dict[str, Any] | None) -> dict[str, Any]:
             "schemaFormat": SCHEMA_FORMAT,
             "schema": {"$ref": f"../../ledger/schemas/{kind.schema_file}"},
         },
-        "bindings": {"kafka": {"key": RECORD_KEY, "bindingVersion": "0.5.0"}},
+        "bindings": {"kafka": {"key": _record_key(kind), "bindingVersion": "0.5.0"}},
     }
     if example is not None:
         message["examples"] = [{"name": f"{kind.stem} example", "payload": example}]

@@ -18,7 +18,6 @@ from ledger.catalogue.entry import (
     EventType,
     Received,
     evidence,
-    first_subject,
     parse_instant,
     subject_keys,
 )
@@ -193,7 +192,6 @@ def _consent(
         _consent_data(extra, required),
         _per_purpose(Consent, "controller", step),
         _controller,
-        first_subject,
     )
 
 
@@ -251,7 +249,6 @@ TYPES = (
         ),
         _per_purpose(Objection, "controller", _object),
         _controller,
-        first_subject,
     ),
     EventType(
         OBJECTION_LIFTED,
@@ -260,6 +257,5 @@ TYPES = (
         _consent_data(_OBJECTION_EXTRA, []),
         _per_purpose(Objection, "controller", _lift),
         _controller,
-        first_subject,
     ),
 )

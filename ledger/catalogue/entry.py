@@ -133,8 +133,6 @@ Builder = Callable[[Received, Keyring], Sequence[Change]]
 # The organisations on whose behalf an event speaks (the signer must belong to one),
 # and the JSON pointer that names them; None when the type alone authorises.
 Acting = Callable[[dict[str, Any]], tuple[list[str], str] | None]
-# The text the Kafka record key is derived from: events of one aggregate share it.
-Ordering = Callable[[dict[str, Any]], str]
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,6 @@ class EventType:
     data_schema: dict[str, Any]
     build: Builder
     acting: Acting
-    ordering: Ordering
 
     @property
     def stem(self) -> str:
@@ -193,20 +190,6 @@ def parse_instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError("time has no offset")
     return value.astimezone(UTC)
-
-
-def first_subject(data: dict[str, Any]) -> str:
-    subject = data["subjects"][0]
-    return f"{subject['scheme']}:{subject['value']}"
-
-
-def ordering_key(text: str) -> bytes:
-    """The Kafka record key for an ordering text: 16 bits of SHA-256, hex.
-
-    Enough to spread load over partitions and keep one aggregate's events in order,
-    too coarse to reveal an identifier (each key stands for tens of thousands).
-    """
-    return hashlib.sha256(text.encode()).hexdigest()[:4].encode()
 
 
 def sha256_hex(raw: bytes) -> str:

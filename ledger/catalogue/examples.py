@@ -11,8 +11,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ledger_emitter import SigningKey, b64url
+
 from ledger.catalogue import CATALOGUE, PREFIX
-from ledger.signing import SigningKey, b64url
 
 EXAMPLE_SOURCE = "urn:ledger:service:dwp:example-case-system"
 EXAMPLE_ORGANISATION = "DWP"

@@ -11,7 +11,6 @@ from ledger.catalogue.entry import (
     EventType,
     Received,
     fact_change,
-    first_subject,
     sealed_text,
     subject_keys,
 )
@@ -90,12 +89,6 @@ def _share_party(data: dict[str, Any]) -> tuple[list[str], str]:
     return [data[side]], f"/data/{side}"
 
 
-def _share_ordering(data: dict[str, Any]) -> str:
-    if "subjects" in data:
-        return first_subject(data)
-    return f"share:{data['sender']}:{data['manifest']['sha256']}"
-
-
 ACCESSED = EventType(
     DATA_ACCESSED,
     "Data accessed (v1)",
@@ -134,7 +127,6 @@ ACCESSED = EventType(
     ),
     _data_accessed,
     lambda data: ([data["accessor"]["organisation"]], "/data/accessor/organisation"),
-    first_subject,
 )
 
 _TRANSFER = obj(
@@ -214,7 +206,6 @@ SHARED = EventType(
     },
     _data_shared,
     _share_party,
-    _share_ordering,
 )
 
 TYPES = (ACCESSED, SHARED)

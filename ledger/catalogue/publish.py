@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ledger_emitter import b64url
+
 from ledger.catalogue import CATALOGUE, schema_document
 from ledger.catalogue.asyncapi import document
 from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed_story
-from ledger.signing import b64url
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "ledger" / "schemas"

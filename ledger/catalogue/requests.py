@@ -80,10 +80,6 @@ def _case_org(data: dict[str, Any]) -> tuple[list[str], str]:
     return [data["case"]["organisation"]], "/data/case/organisation"
 
 
-def _case_ordering(data: dict[str, Any]) -> str:
-    return f"sar:{data['case']['organisation']}:{data['case']['reference']}"
-
-
 def _type(
     name: str,
     title: str,
@@ -91,7 +87,7 @@ def _type(
     data_schema: dict[str, Any],
     build: Callable[[Received, Keyring], Sequence[Change]],
 ) -> EventType:
-    return EventType(name, title, description, data_schema, build, _case_org, _case_ordering)
+    return EventType(name, title, description, data_schema, build, _case_org)
 
 
 def _case_only(extra: dict[str, Any] | None = None, required: Sequence[str] = ()) -> dict[str, Any]:

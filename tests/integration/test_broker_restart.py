@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from ledger_emitter import canonical
 
 from infra.broker import EmbeddedBroker
 from infra.topics import ensure_topics, topic_ids
-from ledger import signing
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 def record(ledger: Ledger, settings: Settings, count: int) -> int:
     emitter = register_dwp(ledger)
     intake = make_intake(ledger, settings)
-    raws = [signing.canonical(emitter.build(DATA_ACCESSED, access_data())) for _ in range(count)]
+    raws = [canonical(emitter.build(DATA_ACCESSED, access_data())) for _ in range(count)]
     ledger.record_batch([intake.assess(raw) for raw in raws])
     return int(scalar(settings.database_url, "SELECT max(notification_id) FROM ledger_events"))
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from ledger_emitter import KafkaTransport, canonical, partition_key
 from psycopg import sql
 
 from ledger.application import Ledger
-from ledger.emitter import KafkaTransport, partition_key
 from ledger.keyring import Keyring
 from ledger.settings import Settings
-from ledger.signing import canonical
 from tests.support.contract import RAW_IDENTIFIERS, example_worker, register_example_service, story
 from tests.support.ledger import scalar, wait_until
 

@@ -9,16 +9,15 @@ from typing import Any
 
 import orjson
 import pytest
+from ledger_emitter import Emitter, canonical
 
 from ledger.application import Ledger
 from ledger.catalogue import CONSENT_GIVEN, CONSENT_WITHDRAWN, DATA_SHARED
 from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed_story
 from ledger.domain.consent import Consent
-from ledger.emitter import Emitter
 from ledger.intake import Intake
 from ledger.refusals import Reason, Refusal
 from ledger.settings import Settings
-from ledger.signing import canonical
 from tests.support.contract import EXAMPLE_NOW, example_intake, register_example_service
 from tests.support.stream import nhs_numbers
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ledger_emitter import Emitter
 
 from infra.postgres import EmbeddedPostgres
 from infra.topics import ensure_topics
-from ledger.emitter import Emitter
 from ledger.settings import Settings
 from tests.support.ledger import register_dwp_with, wait_until
 from tests.support.stream import (

@@ -13,13 +13,12 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from ledger_emitter import Emitter, KafkaTransport, canonical
 
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED, KEY_REVOKED
 from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed_story
-from ledger.emitter import Emitter, KafkaTransport
 from ledger.settings import Settings
-from ledger.signing import canonical
 from tests.support.contract import EXAMPLE_NOW, example_worker, register_example_service
 from tests.support.ledger import scalar, wait_until
 

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from ledger_emitter import Emitter, KafkaTransport, canonical
 
-from ledger import signing
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import Emitter, KafkaTransport
 from ledger.settings import Settings
 from tests.support.ledger import (
     access_data,
@@ -157,7 +156,7 @@ def test_a_resent_event_with_the_same_id_is_recorded_once(
 ) -> None:
     event = emitter.build(DATA_ACCESSED, access_data(), event_id="retry-me")
     for _ in range(3):  # a service retrying after a timeout
-        emitter.transport.send(b"k", signing.canonical(event))  # type: ignore[union-attr]
+        emitter.transport.send(b"k", canonical(event))  # type: ignore[union-attr]
     emitter.transport.flush()  # type: ignore[union-attr]
 
     with running_worker(settings):

@@ -6,15 +6,14 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from ledger_emitter import Emitter, SigningKey, b64url, canonical
 
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED, KEY_REVOKED, KEY_ROTATED
 from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed_story
-from ledger.emitter import Emitter
 from ledger.intake import Intake
 from ledger.refusals import Reason, Refusal
 from ledger.settings import Settings
-from ledger.signing import SigningKey, b64url, canonical
 from tests.support.contract import EXAMPLE_NOW, example_intake, register_example_service
 
 pytestmark = pytest.mark.integration

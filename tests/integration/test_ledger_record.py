@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
+from ledger_emitter import canonical
 
-from ledger import signing
 from ledger.application import MAX_EVENTS_PER_SAVE, Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.keyring import Keyring
@@ -26,7 +26,7 @@ def test_events_and_their_kafka_position_commit_together(
 ) -> None:
     emitter = register_dwp(ledger)
     intake = make_intake(ledger, settings)
-    aggregate = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+    aggregate = intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data())))
 
     positions = ledger.record([aggregate], trackings=[Tracking("kafka:submissions:0", 41)])
 
@@ -40,9 +40,9 @@ def test_a_replayed_position_changes_nothing_not_even_new_events(
 ) -> None:
     emitter = register_dwp(ledger)
     intake = make_intake(ledger, settings)
-    first = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+    first = intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data())))
     ledger.record([first], trackings=[Tracking("kafka:submissions:0", 7)])
-    second = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+    second = intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data())))
 
     with pytest.raises(IntegrityError):
         ledger.record([second], trackings=[Tracking("kafka:submissions:0", 7)])
@@ -53,7 +53,7 @@ def test_a_replayed_position_changes_nothing_not_even_new_events(
 def test_the_same_submission_twice_is_recorded_once(ledger: Ledger, settings: Settings) -> None:
     emitter = register_dwp(ledger)
     intake = make_intake(ledger, settings)
-    raw = signing.canonical(emitter.build(DATA_ACCESSED, access_data(), event_id="evt-1"))
+    raw = canonical(emitter.build(DATA_ACCESSED, access_data(), event_id="evt-1"))
 
     first = ledger.record([intake.assess(raw), intake.assess(raw)])
     again = ledger.record([intake.assess(raw)])
@@ -70,11 +70,10 @@ def test_a_resend_among_new_facts_is_caught_by_the_key_and_the_rest_recorded(
     again with the check: the new facts once, the resend as a duplicate."""
     emitter = register_dwp(ledger)
     intake = make_intake(ledger, settings)
-    raw = signing.canonical(emitter.build(DATA_ACCESSED, access_data(), event_id="evt-1"))
+    raw = canonical(emitter.build(DATA_ACCESSED, access_data(), event_id="evt-1"))
     (original,) = ledger.record([intake.assess(raw)])
     fresh = [
-        intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
-        for _ in range(3)
+        intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data()))) for _ in range(3)
     ]
     ledger._check_known_until = 0.0  # as if no resend was seen for a while
 
@@ -132,7 +131,7 @@ def test_with_an_aggregate_cache_the_full_save_keeps_it_current(settings: Settin
     try:
         emitter = register_dwp(ledger)
         intake = make_intake(ledger, settings)
-        submission = intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+        submission = intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data())))
 
         outcome = ledger.record_batch([submission])
 
@@ -154,10 +153,7 @@ def test_the_binary_log_read_returns_what_eventsourcings_read_returns(
     emitter = register_dwp(ledger)
     intake = make_intake(ledger, settings)
     ledger.record(
-        [
-            intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
-            for _ in range(12)
-        ]
+        [intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data()))) for _ in range(12)]
     )
     recorder = ledger.ledger_recorder
     access = next(n.topic for n in recorder.select_notifications(1, 100) if "DataAccess" in n.topic)

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from ledger_emitter import canonical
 
-from ledger import signing
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
@@ -22,7 +22,7 @@ def record_accesses(ledger: Ledger, settings: Settings, count: int) -> None:
     intake = make_intake(ledger, settings)
     ledger.record(
         [
-            intake.assess(signing.canonical(emitter.build(DATA_ACCESSED, access_data())))
+            intake.assess(canonical(emitter.build(DATA_ACCESSED, access_data())))
             for _ in range(count)
         ]
     )

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from ledger_emitter import canonical
 
 from api.app import create_app
-from ledger import signing
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
@@ -43,7 +43,7 @@ def record_accesses(
     when = datetime.now(UTC) - timedelta(days=days_ago)
     aggregates = [
         intake.assess(
-            signing.canonical(
+            canonical(
                 emitter.build(DATA_ACCESSED, access_data(n), time=when - timedelta(minutes=i))
             )
         )

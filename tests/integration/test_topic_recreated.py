@@ -12,11 +12,11 @@ import uuid
 import pytest
 from eventsourcing.persistence import Tracking
 from kafka import KafkaAdminClient
+from ledger_emitter import Emitter, KafkaTransport
 
 from cli.supervisor import prepare
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import Emitter, KafkaTransport
 from ledger.persistence import legacy_stream_name
 from ledger.settings import Settings
 from tests.support.ledger import access_data, register_dwp, running_worker, scalar, wait_until

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ledger_emitter import canonical
+
 from consumers.ingest import IngestWorker
 from ledger.application import Ledger
 from ledger.catalogue import CATALOGUE
@@ -21,7 +23,6 @@ from ledger.catalogue.examples import (
 from ledger.intake import Intake
 from ledger.keyring import Keyring
 from ledger.settings import Settings
-from ledger.signing import canonical
 from ledger.writing import WritePath
 
 # The examples are dated; the ledger's clock is set the day after, so they stay valid.

@@ -10,14 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import psycopg
+from ledger_emitter import Emitter, SigningKey
 
 from consumers.ingest import IngestWorker
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import Emitter
 from ledger.intake import Intake
 from ledger.settings import Settings
-from ledger.signing import SigningKey
 from ledger.writing import WritePath
 from publishers.outbox import OutboxPublisher
 

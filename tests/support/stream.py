@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka import KafkaProducer
+from ledger_emitter import Emitter, SigningKey, canonical, partition_key
 
-from ledger import signing
 from ledger.catalogue import DATA_ACCESSED
-from ledger.emitter import Emitter, partition_key
 from ledger.settings import Settings
-from ledger.signing import SigningKey
 from tests.support.ledger import access_data, scalar
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,9 +62,9 @@ def build_stream(emitter: Emitter, valid: int, duplicates: int, invalid: int) ->
         event = emitter.build(DATA_ACCESSED, access_data(people[i % len(people)]), event_id=f"e{i}")
         signed.append(event)
         stream.valid_ids.add(event["id"])
-        stream.records.append((partition_key(event), signing.canonical(event)))
+        stream.records.append((partition_key(event), canonical(event)))
     for event in rng.sample(signed, duplicates):  # a service resending after a timeout
-        stream.records.append((partition_key(event), signing.canonical(event)))
+        stream.records.append((partition_key(event), canonical(event)))
     stranger = Emitter(emitter.source, SigningKey.generate())  # a key nobody registered
     for i in range(invalid):
         event = (stranger if i % 3 == 0 else emitter).build(
@@ -78,7 +76,7 @@ def build_stream(emitter: Emitter, valid: int, duplicates: int, invalid: int) ->
         elif i % 3 == 2:
             raw = b'{"specversion": "1.0", "id": ' + str(i).encode()  # cut short
         else:
-            raw = signing.canonical(event)
+            raw = canonical(event)
         stream.records.append((partition_key(event), raw))
         stream.invalid += 1
     rng.shuffle(stream.records)

@@ -10,8 +10,9 @@ import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ledger_emitter.jcs import _plain, canonical
 
-from ledger.signing import NOT_CANONICAL, _plain, canonical, parse_canonical, parse_json
+from ledger.signing import NOT_CANONICAL, parse_canonical, parse_json
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+from typing import Any
 
 import jsonschema
 import pytest
+from ledger_emitter import ORDERING, partition_key
 
 from ledger import signing
-from ledger.catalogue import CATALOGUE, event_type, record_key, validator
+from ledger.catalogue import CATALOGUE, event_type, validator
 from ledger.catalogue.examples import published_test_key, signed_story
 from ledger.catalogue.publish import CONTRACT, rendered
 from ledger.refusals import Reason, Refusal
@@ -100,10 +104,54 @@ def test_an_unknown_version_of_a_known_type_is_told_apart_from_an_unknown_type()
     assert kind.value.reason == Reason.UNKNOWN_TYPE
 
 
+def test_every_type_of_the_catalogue_has_its_ordering_rule_in_the_sdk() -> None:
+    assert set(ORDERING) == set(CATALOGUE)
+
+
 def test_events_of_one_aggregate_share_a_record_key_that_reveals_no_identifier() -> None:
     story = dict(signed_story())
-    given, withdrawn = story["consent-given.v1.json"], story["consent-withdrawn.v1.json"]
-    received, closed = story["sar-received.v1.json"], story["sar-closed.v1.json"]
-    assert record_key(given) == record_key(withdrawn)
-    assert record_key(received) == record_key(closed)
-    assert len(record_key(given)) == 4
+    keys = {name: partition_key(event) for name, event in story.items()}
+    assert keys["consent-given.v1.json"] == keys["consent-withdrawn.v1.json"]
+    assert keys["sar-received.v1.json"] == keys["sar-closed.v1.json"]
+    assert keys["service-registered.v1.json"] == keys["key-revoked.v1.json"]
+    assert keys["agreement-registered.v1.json"] == keys["agreement-ended.v1.json"]
+    assert keys["sar-received.v1.json"] != keys["sar-received.v1--second-request.json"]
+    assert all(len(key) == 4 for key in keys.values())
+
+
+def key_from_the_contract(document: dict[str, Any], event: dict[str, Any]) -> bytes:
+    """The record key as a service in another language derives it, from the AsyncAPI
+    document alone: the first template whose pointers all name strings, hashed."""
+    (message,) = [
+        m for m in document["components"]["messages"].values() if m["name"] == event["type"]
+    ]
+    for template in message["bindings"]["kafka"]["key"]["x-ordering-text"]:
+        pieces = re.split(r"\{(/[^}]*)\}", template)  # text, pointer, text, ...
+        pieces[1::2] = [resolve(event, pointer) for pointer in pieces[1::2]]
+        if all(isinstance(piece, str) for piece in pieces):
+            text = "".join(pieces)
+            break
+    else:
+        text = event["id"]
+    return hashlib.sha256(text.encode()).hexdigest()[:4].encode()
+
+
+def resolve(document: Any, pointer: str) -> Any:
+    """What a JSON pointer names in ``document``; None if nothing."""
+    for token in pointer.split("/")[1:]:
+        try:
+            document = document[int(token) if isinstance(document, list) else token]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return None
+    return document
+
+
+def test_the_record_key_the_contract_publishes_is_the_one_the_sdk_computes() -> None:
+    document = json.loads((CONTRACT / "asyncapi.json").read_text())
+    order = json.loads((EXAMPLES / "index.json").read_text())["order"]
+    events = [json.loads((EXAMPLES / name).read_text()) for name in order]
+    share = dict(signed_story())["data-shared.v1.json"]
+    listed = {k: v for k, v in share["data"].items() if k != "subjects"}
+    bulk = {**share, "data": {**listed, "manifest": {"sha256": "ab" * 32, "subject_count": 5000}}}
+    for event in [*events, bulk]:
+        assert key_from_the_contract(document, event) == partition_key(event), event["type"]

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ledger_emitter import SigningKey, canonical
 
 from ledger.catalogue import CATALOGUE
 from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed_story
 from ledger.intake import Intake, RegisteredKey
 from ledger.keyring import Keyring
 from ledger.refusals import Reason, Refusal
-from ledger.signing import SigningKey, canonical
 
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 KEY = published_test_key()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_emitter import canonical
 
 from ledger import signing
 from ledger.catalogue import CATALOGUE, validator
@@ -47,7 +48,7 @@ INTAKE = Intake(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(event=st.sampled_from(STORY), data=st.data())
 def test_any_change_to_a_signed_events_bytes_is_refused(event: dict[str, Any], data: Any) -> None:
-    raw = signing.canonical(event)
+    raw = canonical(event)
     INTAKE.assess(raw)  # the original is accepted
     position = data.draw(st.integers(0, len(raw) - 1), label="position")
     mutation = data.draw(st.sampled_from(["replace", "delete", "insert"]), label="mutation")
@@ -92,7 +93,7 @@ def test_canonical_json_is_stable_under_key_order_and_white_space(
     text = json.dumps(
         _relaid(value, random.Random(seed)), indent=indent, ensure_ascii=seed % 2 == 0
     )
-    assert signing.canonical(json.loads(text)) == signing.canonical(value)
+    assert canonical(json.loads(text)) == canonical(value)
 
 
 @given(event=st.sampled_from(STORY), seed=st.integers(), indent=st.sampled_from([None, 2, "\t"]))
@@ -204,7 +205,7 @@ def test_every_event_type_round_trips_through_its_schema(name: str) -> None:
             }
         )
         assert list(validator(name).iter_errors(event)) == []
-        again = signing.parse_json(signing.canonical(event))
+        again = signing.parse_json(canonical(event))
         assert again == event
         assert list(validator(name).iter_errors(again)) == []
         assert signing.verify(again, KEY.public_key)

@@ -1,42 +1,19 @@
-"""The emitter SDK: stable ids, ordering keys, and HTTP sending with retries."""
+"""Sending over HTTP: retries a busy ledger with the same bytes, raises a refusal at once."""
 
 from __future__ import annotations
 
 import json
 import threading
+import urllib.error
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from ledger_emitter import Emitter, HttpTransport, Receipt, Refused, SigningKey
 
-from ledger import signing
-from ledger.catalogue import CONSENT_GIVEN, CONSENT_WITHDRAWN
-from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed_story
-from ledger.emitter import Emitter, HttpTransport, Receipt, Refused, partition_key, stable_id
-
-STORY = dict(signed_story())
-
-
-def test_a_stable_id_is_the_same_for_the_same_fact_and_differs_per_source() -> None:
-    assert stable_id("urn:a", "claim-1", "viewed") == stable_id("urn:a", "claim-1", "viewed")
-    assert stable_id("urn:a", "claim-1") != stable_id("urn:b", "claim-1")
-
-
-def test_a_built_event_is_signed_with_the_services_key() -> None:
-    key = published_test_key()
-    event = Emitter(EXAMPLE_SOURCE, key).build(
-        CONSENT_GIVEN, STORY["consent-given.v1.json"]["data"], event_id="e-1"
-    )
-    assert event["time"].endswith("Z") and event["source"] == EXAMPLE_SOURCE
-    assert signing.verify(event, key.public_key)
-
-
-def test_one_citizens_consent_events_share_a_partition_key() -> None:
-    emitter = Emitter(EXAMPLE_SOURCE, published_test_key())
-    given = emitter.build(CONSENT_GIVEN, STORY["consent-given.v1.json"]["data"])
-    withdrawn = emitter.build(CONSENT_WITHDRAWN, STORY["consent-withdrawn.v1.json"]["data"])
-    assert partition_key(given) == partition_key(withdrawn)
+SOURCE = "urn:ledger:service:test:case-system"
+EMITTER_KEY = SigningKey(bytes(range(32)))
 
 
 class FakeLedger(BaseHTTPRequestHandler):
@@ -85,11 +62,19 @@ def ledger_url() -> Iterator[str]:
 
 def test_http_sending_retries_a_busy_ledger_with_the_same_bytes(ledger_url: str) -> None:
     FakeLedger.failures_left = 2
-    emitter = Emitter(EXAMPLE_SOURCE, published_test_key(), HttpTransport(ledger_url, backoff=0.01))
-    event = emitter.build(CONSENT_GIVEN, STORY["consent-given.v1.json"]["data"], event_id="e-1")
+    emitter = Emitter(SOURCE, EMITTER_KEY, HttpTransport(ledger_url, backoff=0.01))
+    event = emitter.build("uk.gov.ledger.consent-given.v1", {"a": 1}, event_id="e-1")
 
     assert emitter.send(event) == Receipt("e-1", 7, False)
     assert len(FakeLedger.received) == 3 and len(set(FakeLedger.received)) == 1
+
+
+def test_a_ledger_busy_beyond_every_attempt_raises_its_last_answer(ledger_url: str) -> None:
+    FakeLedger.failures_left = 3
+    with pytest.raises(urllib.error.HTTPError) as busy:
+        HttpTransport(ledger_url, attempts=3, backoff=0.01).send(b"k", b'{"id": "e-1"}')
+    assert busy.value.code == 503
+    assert len(FakeLedger.received) == 3
 
 
 def test_a_refusal_is_raised_with_its_reason_and_not_retried(ledger_url: str) -> None:
