@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import logging
 import sys
 import time
 from collections.abc import Callable
 
+from cli.startup import settings_for
 from ledger.settings import Settings, SettingsError, settings_table
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE = 0, 1, 2
@@ -86,8 +86,8 @@ def _doctor(settings: Settings, _: argparse.Namespace) -> int:
     from infra.health import check_broker, check_postgres
 
     results = [
-        check_postgres(settings.effective_database_url),
-        check_broker(settings.effective_kafka_bootstrap, settings.topic_partitions),
+        check_postgres(settings.database_url),
+        check_broker(settings.kafka_bootstrap, settings.topic_partitions),
     ]
     for result in results:
         mark = "ok  " if result.healthy else "FAIL"
@@ -98,11 +98,6 @@ def _doctor(settings: Settings, _: argparse.Namespace) -> int:
 def _demo(settings: Settings, _: argparse.Namespace) -> int:
     from cli.demo import load_demo
 
-    settings = dataclasses.replace(
-        settings,
-        database_url=settings.effective_database_url,
-        kafka_bootstrap=settings.effective_kafka_bootstrap,
-    )
     load_demo(settings, f"http://{settings.api_host}:{settings.api_port}")
     return EXIT_OK
 
@@ -157,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = settings_for(args.command)
     except SettingsError as exc:
         print(f"ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
