@@ -37,7 +37,9 @@ def _configure_logging(settings: Settings) -> None:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from cli.processes import stop_on_signals
     from cli.supervisor import supervise
+    from ledger.keyring import create_dev_secret
 
+    create_dev_secret(settings)  # once, before any child reads it
     # Children get 15 s each to stop, then the servers stop: a generous deadline.
     return supervise(settings, demo=args.demo, stop=stop_on_signals(grace=120))
 
@@ -76,7 +78,9 @@ def _serve_broker(settings: Settings, _: argparse.Namespace) -> int:
 
 def _init(settings: Settings, _: argparse.Namespace) -> int:
     from cli.supervisor import prepare
+    from ledger.keyring import create_dev_secret
 
+    create_dev_secret(settings)
     prepare(settings)
     print("tables and topics are ready")
     return EXIT_OK
@@ -151,14 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    started = time.monotonic()
     try:
         settings = settings_for(args.command)
-    except SettingsError as exc:
+        _configure_logging(settings)
+        code = int(args.handler(settings, args))
+    except SettingsError as exc:  # no secret, or a value it cannot use
         print(f"ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    _configure_logging(settings)
-    started = time.monotonic()
-    code = int(args.handler(settings, args))
     logging.getLogger("ledger").debug(
         "%s finished in %.1f s", args.command, time.monotonic() - started
     )

@@ -64,7 +64,9 @@ class Settings:
         31_622_400, "How far behind the ledger clock an event time may be (366 days)"
     )
     secret: str = _setting(
-        "", "Ledger secret (64 hex chars) for subject pseudonyms and sealing; dev generates one"
+        "",
+        "Ledger secret (64 hex chars) for pseudonyms, sealing and the log key; "
+        "empty: the dev secret `ledger init` made in LEDGER_HOME",
     )
     api_host: str = _setting("127.0.0.1", "Address the API listens on")
     api_port: int = _setting(8000, "Port the API listens on")
