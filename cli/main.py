@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from cli.startup import settings_for
+from cli.startup import check_database_keys, settings_for
 from ledger.settings import Settings, SettingsError, settings_table
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE = 0, 1, 2
@@ -87,11 +87,13 @@ def _init(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _doctor(settings: Settings, _: argparse.Namespace) -> int:
+    from cli.startup import secret_health
     from infra.health import check_broker, check_postgres
 
     results = [
         check_postgres(settings.database_url),
         check_broker(settings.kafka_bootstrap, settings.topic_partitions),
+        secret_health(settings),
     ]
     for result in results:
         mark = "ok  " if result.healthy else "FAIL"
@@ -159,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_for(args.command)
         _configure_logging(settings)
+        check_database_keys(args, settings)
         code = int(args.handler(settings, args))
-    except SettingsError as exc:  # no secret, or a value it cannot use
+    except SettingsError as exc:  # no secret, the wrong one, or a value it cannot use
         print(f"ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.getLogger("ledger").debug(

@@ -93,12 +93,12 @@ def wait_http(url: str, timeout: float) -> None:
 
 def prepare(settings: Settings) -> None:
     """Create the ledger's tables, the views' tables and the topics (idempotent)."""
+    from ledger import database_keys
     from ledger.application import Ledger
-    from ledger.keyring import Keyring
     from ledger.persistence import kafka_tracking_name
     from projections.runner import prepare_views
 
-    Keyring.from_settings(settings)  # creates the development secret once, before children
+    database_keys.record(settings)  # refuses a database initialised with other keys
     created = ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
     ledger = Ledger.from_settings(settings)
     try:

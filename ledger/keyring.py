@@ -4,7 +4,9 @@ One 32-byte secret yields independent keys (BLAKE2b with a distinct personalisat
 per purpose): the subject pseudonym key and the sealing key that encrypts received
 envelopes at rest (they carry raw identifiers), and the Ed25519 key that signs the
 verifiable log's tree heads (``LEDGER_LOG_SIGNING_SEED`` may supply that one on its
-own, so it can be rotated or held apart from the secret).
+own, so it can be rotated or held apart from the secret). A fingerprint of the secret
+(another derivation, so it reveals nothing of the keys) lets a database record which
+secret it belongs to.
 
 In production the secret must be supplied. In development ``ledger init`` or ``ledger
 run`` generates one in the ledger home (:func:`create_dev_secret`); every other command
@@ -39,6 +41,7 @@ class Keyring:
             raise SettingsError("the ledger secret must be 32 bytes (64 hex characters)")
         if log_signing_seed is not None and len(log_signing_seed) != 32:
             raise SettingsError("the log signing seed must be 32 bytes (64 hex characters)")
+        self.secret_fingerprint = _derive(secret, b"fingerprint")
         self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
         self._seal_key = _derive(secret, b"seal")
         self._box = nacl.secret.SecretBox(self._seal_key)

@@ -3,12 +3,14 @@ needs no secret works, what needs one says where it looked, and nothing makes a 
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from cli.main import build_parser, main
+from cli.startup import OPENS_DATABASE, STARTS_SERVERS
 
 
 @pytest.fixture
@@ -47,3 +49,10 @@ def test_a_command_that_needs_the_secret_says_there_is_no_home_and_makes_none(
         "(or `ledger run`) there first, or set LEDGER_HOME / LEDGER_SECRET"
     ) in capsys.readouterr().err
     assert not (elsewhere / ".ledger").exists()
+
+
+def test_the_commands_named_as_opening_the_database_or_starting_servers_exist() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+    assert OPENS_DATABASE | STARTS_SERVERS <= set(commands.choices)

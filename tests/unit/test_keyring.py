@@ -69,3 +69,16 @@ def test_production_refuses_to_make_or_use_a_dev_secret(tmp_path: Path) -> None:
         create_dev_secret(production)
     with pytest.raises(SettingsError, match="LEDGER_SECRET must be set in production"):
         Keyring.from_settings(production)
+
+
+def test_the_fingerprint_names_the_secret_without_being_any_of_its_keys() -> None:
+    keyring = Keyring(SECRET)
+
+    assert keyring.secret_fingerprint == _derive(SECRET, b"fingerprint")
+    assert keyring.secret_fingerprint != Keyring(bytes(32)).secret_fingerprint
+    assert keyring.secret_fingerprint not in (
+        SECRET,
+        _derive(SECRET, b"seal"),
+        _derive(SECRET, b"pseudonym"),
+        bytes(keyring.log_signing_key),
+    )
