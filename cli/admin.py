@@ -122,7 +122,7 @@ def _emit(settings: Settings, args: argparse.Namespace) -> int:
             args.http, token=args.token or os.environ.get("LEDGER_TOKEN")
         )
     else:
-        transport = KafkaTransport(settings.effective_kafka_bootstrap, settings.topic_submissions)
+        transport = KafkaTransport(settings.kafka_bootstrap, settings.topic_submissions)
     failed = 0
     try:
         for event in events:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import logging
 import sys
 import time
 from collections.abc import Callable
 
+from cli.startup import check_database_keys, settings_for
 from ledger.settings import Settings, SettingsError, settings_table
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE = 0, 1, 2
@@ -37,7 +37,9 @@ def _configure_logging(settings: Settings) -> None:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from cli.processes import stop_on_signals
     from cli.supervisor import supervise
+    from ledger.keyring import create_dev_secret
 
+    create_dev_secret(settings)  # once, before any child reads it
     # Children get 15 s each to stop, then the servers stop: a generous deadline.
     return supervise(settings, demo=args.demo, stop=stop_on_signals(grace=120))
 
@@ -76,18 +78,22 @@ def _serve_broker(settings: Settings, _: argparse.Namespace) -> int:
 
 def _init(settings: Settings, _: argparse.Namespace) -> int:
     from cli.supervisor import prepare
+    from ledger.keyring import create_dev_secret
 
+    create_dev_secret(settings)
     prepare(settings)
     print("tables and topics are ready")
     return EXIT_OK
 
 
 def _doctor(settings: Settings, _: argparse.Namespace) -> int:
+    from cli.startup import secret_health
     from infra.health import check_broker, check_postgres
 
     results = [
-        check_postgres(settings.effective_database_url),
-        check_broker(settings.effective_kafka_bootstrap, settings.topic_partitions),
+        check_postgres(settings.database_url),
+        check_broker(settings.kafka_bootstrap, settings.topic_partitions),
+        secret_health(settings),
     ]
     for result in results:
         mark = "ok  " if result.healthy else "FAIL"
@@ -98,11 +104,6 @@ def _doctor(settings: Settings, _: argparse.Namespace) -> int:
 def _demo(settings: Settings, _: argparse.Namespace) -> int:
     from cli.demo import load_demo
 
-    settings = dataclasses.replace(
-        settings,
-        database_url=settings.effective_database_url,
-        kafka_bootstrap=settings.effective_kafka_bootstrap,
-    )
     load_demo(settings, f"http://{settings.api_host}:{settings.api_port}")
     return EXIT_OK
 
@@ -160,14 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    started = time.monotonic()
     try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
+        settings = settings_for(args.command)
+        _configure_logging(settings)
+        check_database_keys(args, settings)
+        code = int(args.handler(settings, args))
+    except SettingsError as exc:  # no secret, the wrong one, or a value it cannot use
         print(f"ledger: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    _configure_logging(settings)
-    started = time.monotonic()
-    code = int(args.handler(settings, args))
     logging.getLogger("ledger").debug(
         "%s finished in %.1f s", args.command, time.monotonic() - started
     )

@@ -57,7 +57,7 @@ def _status(settings: Settings) -> int:
     from projections.view import positions
     from projections.views import VIEWS
 
-    with psycopg.connect(settings.effective_database_url) as conn:
+    with psycopg.connect(settings.database_url) as conn:
         for name, position in positions(conn, VIEWS).items():
             reason = VIEWS[name]().outdated(conn)
             conn.rollback()

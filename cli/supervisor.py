@@ -94,11 +94,11 @@ def wait_http(url: str, timeout: float) -> None:
 def prepare(settings: Settings) -> None:
     """Create the ledger's tables, the views' tables and the topics (idempotent), and
     name the submissions topic's incarnation."""
-    from ledger.keyring import Keyring
+    from ledger import database_keys
     from ledger.writing import WritePath
     from projections.runner import prepare_views
 
-    Keyring.from_settings(settings)  # creates the development secret once, before children
+    database_keys.record(settings)  # refuses a database initialised with other keys
     topic = settings.topic_submissions
     created = ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
     write_path = WritePath.from_settings(settings)

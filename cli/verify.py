@@ -95,7 +95,7 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         report = export.audit(key, progress)
     else:
         key = _key(args.key, settings)
-        report = audit_database(settings.effective_database_url, key, progress, start)
+        report = audit_database(settings.database_url, key, progress, start)
     if bar is not None:
         bar.finish(report.leaves)
     print(
@@ -140,7 +140,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     key = signer_from_settings(settings).key
     try:
         with open(args.file, "w", encoding="utf-8") as out:
-            snap = write_export(settings.effective_database_url, out, key)
+            snap = write_export(settings.database_url, out, key)
     except OSError as exc:
         print(f"ledger export: {exc}", file=sys.stderr)
         return EXIT_USAGE

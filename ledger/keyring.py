@@ -4,8 +4,13 @@ One 32-byte secret yields independent keys (BLAKE2b with a distinct personalisat
 per purpose): the subject pseudonym key and the sealing key that encrypts received
 envelopes at rest (they carry raw identifiers), and the Ed25519 key that signs the
 verifiable log's tree heads (``LEDGER_LOG_SIGNING_SEED`` may supply that one on its
-own, so it can be rotated or held apart from the secret). In development a secret is generated
-once under the ledger home; in production it must be supplied.
+own, so it can be rotated or held apart from the secret). A fingerprint of the secret
+(another derivation, so it reveals nothing of the keys) lets a database record which
+secret it belongs to.
+
+In production the secret must be supplied. In development ``ledger init`` or ``ledger
+run`` generates one in the ledger home (:func:`create_dev_secret`); every other command
+only reads it, so a command run from the wrong folder stops instead of making a new one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Keyring:
             raise SettingsError("the ledger secret must be 32 bytes (64 hex characters)")
         if log_signing_seed is not None and len(log_signing_seed) != 32:
             raise SettingsError("the log signing seed must be 32 bytes (64 hex characters)")
+        self.secret_fingerprint = _derive(secret, b"fingerprint")
         self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
         self._seal_key = _derive(secret, b"seal")
         self._box = nacl.secret.SecretBox(self._seal_key)
@@ -56,23 +62,52 @@ class Keyring:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
+        """The keys of ``LEDGER_SECRET``, or of the development secret in the home.
+
+        Never creates a file: raises :class:`NoLedgerHome` when there is no secret to read.
+        """
         log_seed = bytes.fromhex(settings.log_signing_seed) if settings.log_signing_seed else None
         if settings.secret:
             return cls(bytes.fromhex(settings.secret), log_seed)
-        if settings.env == "production":
-            raise SettingsError("LEDGER_SECRET must be set in production")
-        return cls(_dev_secret(settings.home), log_seed)
-
-
-def _dev_secret(home: Path) -> bytes:
-    path = home / "dev-secret.hex"
-    if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
+        _refuse_in_production(settings)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it first
-            pass
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+            text = _dev_secret_path(settings.home).read_text()
+        except FileNotFoundError:
+            raise NoLedgerHome(settings.home) from None
+        return cls(bytes.fromhex(text.strip()), log_seed)
+
+
+class NoLedgerHome(SettingsError):
+    """No ``LEDGER_SECRET`` is set and the ledger home holds no development secret."""
+
+    def __init__(self, home: Path) -> None:
+        missing = "no ledger home" if not home.exists() else "no development secret in the home"
+        super().__init__(
+            f"{missing} at {home}: run `ledger init` (or `ledger run`) there first, "
+            "or set LEDGER_HOME / LEDGER_SECRET"
+        )
+
+
+def create_dev_secret(settings: Settings) -> None:
+    """Generate the development secret in the home, unless there is one or
+    ``LEDGER_SECRET`` is set (what ``ledger init`` and ``ledger run`` do first)."""
+    if settings.secret:
+        return
+    _refuse_in_production(settings)
+    path = _dev_secret_path(settings.home)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by an earlier run, or by another process just now
+        return
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32))
+
+
+def _refuse_in_production(settings: Settings) -> None:
+    if settings.env == "production":
+        raise SettingsError("LEDGER_SECRET must be set in production")
+
+
+def _dev_secret_path(home: Path) -> Path:
+    return home / "dev-secret.hex"

@@ -28,10 +28,15 @@ class Settings:
         "development", "`development` or `production`; production refuses dev secrets"
     )
     home: Path = _setting(
-        Path(".ledger"), "Folder for embedded PostgreSQL data, dev secrets and logs"
+        Path(".ledger"),
+        "Folder for embedded PostgreSQL data, the dev secret and logs (from the current folder)",
     )
-    database_url: str = _setting("", "PostgreSQL DSN; empty starts the embedded PostgreSQL")
-    kafka_bootstrap: str = _setting("", "Kafka bootstrap servers; empty starts the embedded broker")
+    database_url: str = _setting(
+        "", "PostgreSQL DSN; empty: the embedded PostgreSQL (`ledger run` starts it)"
+    )
+    kafka_bootstrap: str = _setting(
+        "", "Kafka bootstrap servers; empty: the embedded broker (`ledger run` starts it)"
+    )
     embedded_pg_port: int = _setting(54329, "Port of the embedded PostgreSQL (127.0.0.1)")
     embedded_kafka_port: int = _setting(19092, "Port of the embedded broker (127.0.0.1)")
     topic_submissions: str = _setting(
@@ -59,7 +64,9 @@ class Settings:
         31_622_400, "How far behind the ledger clock an event time may be (366 days)"
     )
     secret: str = _setting(
-        "", "Ledger secret (64 hex chars) for subject pseudonyms and sealing; dev generates one"
+        "",
+        "Ledger secret (64 hex chars) for pseudonyms, sealing and the log key; "
+        "empty: the dev secret `ledger init` made in LEDGER_HOME",
     )
     api_host: str = _setting("127.0.0.1", "Address the API listens on")
     api_port: int = _setting(8000, "Port the API listens on")
@@ -123,17 +130,25 @@ class Settings:
             PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)
         }
 
-    @property
-    def effective_database_url(self) -> str:
-        """The configured DSN, or the embedded PostgreSQL's."""
-        return (
-            self.database_url or f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/postgres"
-        )
+    def resolved(self, *, addresses: bool = True) -> Settings:
+        """These settings as every command uses them.
 
-    @property
-    def effective_kafka_bootstrap(self) -> str:
-        """The configured bootstrap servers, or the embedded broker's."""
-        return self.kafka_bootstrap or f"127.0.0.1:{self.embedded_kafka_port}"
+        The home becomes an absolute path, so a child process or a later command finds
+        the same one whatever its current folder. With ``addresses``, an empty database
+        URL or bootstrap becomes the embedded server's address; the commands that start
+        the embedded servers themselves (``run``, ``postgres``, ``broker``) resolve
+        without, since empty tells them to start one.
+        """
+        home = self.home.resolve()
+        if not addresses:
+            return dataclasses.replace(self, home=home)
+        return dataclasses.replace(
+            self,
+            home=home,
+            database_url=self.database_url
+            or f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/postgres",
+            kafka_bootstrap=self.kafka_bootstrap or f"127.0.0.1:{self.embedded_kafka_port}",
+        )
 
     @property
     def topic_partitions(self) -> dict[str, int]:

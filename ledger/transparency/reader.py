@@ -43,7 +43,7 @@ class LogReader:
     @classmethod
     def from_settings(cls, settings: Settings) -> LogReader:
         pool = ConnectionPool(
-            settings.effective_database_url,
+            settings.database_url,
             min_size=1,
             max_size=4,
             kwargs={"autocommit": True},

@@ -67,7 +67,7 @@ class Sealer:
     @classmethod
     def from_settings(cls, settings: Settings) -> Sealer:
         return cls(
-            settings.effective_database_url,
+            settings.database_url,
             signer_from_settings(settings),
             batch=settings.seal_batch,
         )

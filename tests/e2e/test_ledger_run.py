@@ -177,6 +177,7 @@ def test_doctor_reports_every_part_healthy(running: Running) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "postgresql  ok" in result.stdout and "kafka       ok" in result.stdout
+    assert "secret      ok   dev secret in " in result.stdout
 
 
 def test_ctrl_c_stops_every_process_it_started(running: Running) -> None:

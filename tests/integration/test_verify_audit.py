@@ -58,6 +58,37 @@ def test_an_untouched_log_passes_with_a_progress_bar(
     assert "audit [" in err and f"{EVENTS}/{EVENTS} leaves" in err
 
 
+@pytest.fixture
+def no_home_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with no ledger home, LEDGER_SECRET and LEDGER_HOME unset."""
+    monkeypatch.delenv("LEDGER_SECRET")
+    monkeypatch.delenv("LEDGER_HOME")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_an_audit_from_a_folder_with_no_home_is_refused_not_a_tamper_alarm(
+    sealed_log: Settings, no_home_here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Seen: run from another folder, the audit made itself a new development secret
+    # there, and the log's own signatures looked forged.
+    code, _, err = audit(capsys)
+
+    assert code == 2 and f"no ledger home at {no_home_here.resolve()}/.ledger" in err
+    assert "FAILED" not in err
+    assert not (no_home_here / ".ledger").exists()
+
+
+def test_an_auditor_with_the_public_key_needs_no_secret(
+    sealed_log: Settings, no_home_here: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = signer_from_settings(sealed_log).key.verifier_key
+
+    code, out, _ = audit(capsys, "--key", key)
+
+    assert code == 0 and f"OK: {EVENTS} leaves recomputed" in out
+
+
 def test_altering_one_stored_event_is_caught_at_its_leaf(
     sealed_log: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -37,3 +37,34 @@ def test_child_processes_receive_the_same_settings() -> None:
 
 def test_the_readme_shows_every_setting_as_the_code_defines_it() -> None:
     assert settings_table() in README.read_text()
+
+
+def test_every_command_finds_the_home_from_where_it_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    resolved = Settings.from_env({}).resolved()
+
+    # A child process started from elsewhere is handed this absolute path.
+    assert resolved.home == tmp_path.resolve() / ".ledger"
+    assert Settings.from_env(resolved.to_env()).home == resolved.home
+
+
+def test_empty_addresses_name_the_embedded_servers_except_for_commands_that_start_them() -> None:
+    settings = Settings(embedded_pg_port=54400, embedded_kafka_port=19100)
+
+    resolved = settings.resolved()
+    starting = settings.resolved(addresses=False)
+
+    assert resolved.database_url == "postgresql://postgres@127.0.0.1:54400/postgres"
+    assert resolved.kafka_bootstrap == "127.0.0.1:19100"
+    assert (starting.database_url, starting.kafka_bootstrap) == ("", "")
+
+
+def test_configured_addresses_are_kept() -> None:
+    settings = Settings(database_url="postgresql://x@h/db", kafka_bootstrap="k:9092")
+
+    resolved = settings.resolved()
+
+    assert (resolved.database_url, resolved.kafka_bootstrap) == ("postgresql://x@h/db", "k:9092")
