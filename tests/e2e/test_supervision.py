@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,15 @@ import psutil
 import psycopg
 import pytest
 
-from tests.e2e.test_ledger_run import Running, gone, ledger_cli, start_ledger, stop_ledger
+from tests.e2e.test_ledger_run import (
+    Running,
+    demo_token,
+    get_json,
+    gone,
+    ledger_cli,
+    start_ledger,
+    stop_ledger,
+)
 from tests.support.acknowledged import DEMO_SOURCE, AcknowledgedStream, demo_emitter
 from tests.support.folders import server_dir
 from tests.support.ledger import wait_until
@@ -29,7 +39,17 @@ def running() -> Iterator[Running]:
     with server_dir("ledger-e2e-home-") as home:
         running = start_ledger(home)
         yield running
-        stop_ledger(running)
+        stop(running)
+
+
+def stop(running: Running) -> None:
+    """Ctrl-C, as a user would; kill what is left if that does not do it."""
+    if running.proc.poll() is None:
+        os.killpg(running.proc.pid, signal.SIGINT)
+        try:
+            running.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            stop_ledger(running)
 
 
 def parts(running: Running) -> dict[str, int]:
@@ -51,7 +71,7 @@ def kill_and_wait_for_a_new_one(running: Running, name: str) -> None:
     os.kill(killed, signal.SIGKILL)
 
     def replaced() -> bool:
-        return parts(running).get(name, killed) != killed or running.proc.poll() is not None
+        return running.proc.poll() is not None or parts(running).get(name, killed) != killed
 
     wait_until(replaced, 30, f"{name} started again")
 
@@ -110,6 +130,14 @@ def assert_recorded_once(running: Running, prefix: str, acknowledged: set[str]) 
     assert len(ids) == len(set(ids)) == events  # one ledger event each, none twice
 
 
+def serves_a_timeline(running: Running) -> bool:
+    url = f"{running.api}/v1/citizens/nhs-number:9434765919/timeline"
+    try:
+        return bool(get_json(url, demo_token(running, "ALEX"))["entries"])
+    except urllib.error.HTTPError:
+        return False  # a pooled connection to the server that was killed fails once
+
+
 def assert_log_audits_clean(running: Running) -> None:
     sealed = ledger_cli(running, "seal", "--once")
     assert sealed.returncode == 0, sealed.stderr
@@ -135,6 +163,7 @@ def test_a_killed_postgresql_comes_back_and_every_acknowledged_event_is_recorded
     after = parts(running)
     assert after["postgres"] != before["postgres"]
     assert {name: after[name] for name in CHILDREN} == {name: before[name] for name in CHILDREN}
+    wait_until(lambda: serves_a_timeline(running), 30, "the API serving from the new server")
     assert_log_audits_clean(running)
 
 
@@ -174,7 +203,7 @@ def test_a_postgresql_that_cannot_come_back_ends_the_run_naming_it() -> None:
             assert stopped_in_order(running) == [*ORDER_DOWN, "Kafka broker"]
             assert gone(started, timeout=15) == []
         finally:
-            stop_ledger(running)
+            stop(running)
 
 
 def test_a_child_that_keeps_dying_ends_the_run_naming_it() -> None:
@@ -197,7 +226,7 @@ def test_a_child_that_keeps_dying_ends_the_run_naming_it() -> None:
             ]
             assert gone(started, timeout=15) == []
         finally:
-            stop_ledger(running)
+            stop(running)
 
 
 def test_ctrl_c_after_the_restarts_stops_everything_in_order(running: Running) -> None:
