@@ -1,26 +1,26 @@
 """``ledger run``: start every part, keep it running, and stop all of it on Ctrl-C.
 
-Order up: PostgreSQL, broker, schema and topics, then the ingest worker, the projection
-runner and the API as child processes. Order down is the reverse. Every child is armed
-to die with the supervisor (PR_SET_PDEATHSIG), so even a SIGKILLed supervisor leaves
-no orphans.
+Order up: PostgreSQL, broker, schema and topics, then the child processes (ingest,
+outbox publisher, projections, sealer, API). Order down is the reverse. The supervisor watches
+every part it started: a child that exits is started again; a server that stops is
+started again on the same port (PostgreSQL on the same data directory, cleared of what
+the dead one left), and after the broker, which comes back empty, the topics are created
+again and the children that talk to it are restarted. Each part may be restarted a few
+times within a window (``cli/restarts.py``); a part that fails more often, or a server
+that does not come back, ends the run with exit code 1 and a message naming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from infra._process import die_with_parent, stop_child
+from cli.parts import Child, ChildSpec, GaveUp, Part, Server, describe_exit, last_lines
 from infra.broker import EmbeddedBroker
 from infra.postgres import EmbeddedPostgres
 from infra.topics import ensure_topics, topic_ids
@@ -28,49 +28,54 @@ from ledger.settings import Settings
 
 log = logging.getLogger("ledger.supervisor")
 
-CHILDREN = ("ingest", "publish", "project", "seal", "api")
-MAX_RESTARTS = 5
+CHILDREN = (
+    ChildSpec("ingest", kafka=True, serves_metrics=True),
+    ChildSpec("publish", kafka=True, serves_metrics=True),
+    ChildSpec("project"),
+    ChildSpec("seal"),
+    ChildSpec("api"),
+)
+API_START_SECONDS = 60.0
 
 
-class Child:
-    """One supervised process, restarted with back-off if it dies on its own."""
+class Supervisor:
+    """Restarts the parts that stop on their own, servers before children."""
 
-    def __init__(self, command: str, settings: Settings, logs: Path) -> None:
-        self.command = command
-        self.settings = settings
-        self.env = {**os.environ, **settings.to_env()}
-        self.log_path = logs / f"{command}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
+    def __init__(self, servers: list[Server], children: list[Child], stop: threading.Event):
+        self.parts: list[Part] = [*servers, *children]
+        self.stop = stop
 
-    def start(self) -> None:
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", self.command],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                process_group=0,  # Ctrl-C reaches the supervisor only; it stops us in order
-                preexec_fn=die_with_parent(signal.SIGTERM),
+    def watch(self) -> None:
+        """Restart every part that stopped on its own; raise GaveUp if one cannot be."""
+        for part in self.parts:
+            status = part.exit_status()
+            if status is not None and not self.stop.is_set():
+                self._restart(part, describe_exit(status))
+
+    def _restart(self, part: Part, cause: str) -> None:
+        window = part.window
+        if not window.allow(time.monotonic()):
+            raise GaveUp(
+                f"{part.name} exited {window.limit + 1} times within {window.seconds:g} s "
+                f"(last {cause}); {last_lines(part.log_path)}"
             )
-        log.info("started %s (pid %d), log %s", self.command, self.proc.pid, self.log_path)
+        pause = window.pause()
+        log.warning("%s stopped (%s); restarting it in %.1f s", part.name, cause, pause)
+        if not self.stop.wait(pause):
+            part.restart(cause)
 
-    def check(self) -> bool:
-        """Restart if it died; False once it has died too often."""
-        if self.proc is None or self.proc.poll() is None:
-            return True
-        if self.restarts >= MAX_RESTARTS:
-            log.error("%s keeps failing; see %s", self.command, self.log_path)
-            return False
-        self.restarts += 1
-        log.warning("%s exited with %s; restarting", self.command, self.proc.returncode)
-        time.sleep(min(2**self.restarts * 0.25, 5))
-        self.start()
-        return True
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_child(self.proc, signal.SIGTERM, timeout=15)
+    def wait_until_serving(self, url: str, api: Child) -> None:
+        """Wait until ``url`` answers 200, restarting what stops meanwhile."""
+        deadline = time.monotonic() + API_START_SECONDS
+        while not answers(url):
+            self.watch()
+            if time.monotonic() >= deadline:
+                raise GaveUp(
+                    f"the API did not answer {url} within {API_START_SECONDS:g} s; "
+                    f"{last_lines(api.log_path)}"
+                )
+            if self.stop.wait(0.2):
+                return
 
 
 def _with_metrics_port(settings: Settings, index: int) -> Settings:
@@ -79,16 +84,22 @@ def _with_metrics_port(settings: Settings, index: int) -> Settings:
     return dataclasses.replace(settings, metrics_port=port)
 
 
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def wait_http(url: str, timeout: float) -> None:
+    """Wait until ``url`` answers 200; TimeoutError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+    while not answers(url):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def prepare(settings: Settings) -> None:
@@ -126,47 +137,76 @@ def prepare(settings: Settings) -> None:
     prepare_views(settings)
 
 
+def _start_servers(
+    settings: Settings, logs: Path, stack: ExitStack
+) -> tuple[Settings, Server | None, Server | None]:
+    """Start the embedded PostgreSQL and broker unless the settings name servers;
+    return settings naming them, and each one started (None: an external server)."""
+    postgres = broker = None
+    if not settings.database_url:
+        pg = EmbeddedPostgres(settings.home / "pgdata", port=settings.embedded_pg_port)
+        postgres = Server("PostgreSQL", pg, pg.log_path)
+        stack.callback(postgres.stop)
+        log.info("starting embedded PostgreSQL")
+        settings = dataclasses.replace(settings, database_url=pg.start())
+    if not settings.kafka_bootstrap:
+        tansu = EmbeddedBroker(port=settings.embedded_kafka_port, log_path=logs / "broker.log")
+        broker = Server("Kafka broker", tansu, logs / "broker.log")
+        stack.callback(broker.stop)
+        log.info("starting embedded broker")
+        settings = dataclasses.replace(settings, kafka_bootstrap=tansu.start())
+    return settings, postgres, broker
+
+
 def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:
     settings.home.mkdir(parents=True, exist_ok=True)
     logs = settings.home / "logs"
     logs.mkdir(exist_ok=True)
     with ExitStack() as stack:
-        if not settings.database_url:
-            pg = EmbeddedPostgres(settings.home / "pgdata", port=settings.embedded_pg_port)
-            stack.callback(pg.stop)
-            log.info("starting embedded PostgreSQL")
-            settings = dataclasses.replace(settings, database_url=pg.start())
-        if not settings.kafka_bootstrap:
-            broker = EmbeddedBroker(port=settings.embedded_kafka_port, log_path=logs / "broker.log")
-            stack.callback(broker.stop)
-            log.info("starting embedded broker")
-            settings = dataclasses.replace(settings, kafka_bootstrap=broker.start())
+        settings, postgres, broker = _start_servers(settings, logs, stack)
         prepare(settings)
         children = [
-            Child(command, _with_metrics_port(settings, index), logs)
-            for index, command in enumerate(CHILDREN)
+            Child(spec, _with_metrics_port(settings, index), logs)
+            for index, spec in enumerate(CHILDREN)
         ]
-        for child in reversed(children):  # stop the API first, the ingest worker last
+        for child in children:  # last in, first out: the API stops first, ingest last
             stack.callback(child.stop)
-        for child in children:
-            child.start()
-        api_url = f"http://{settings.api_host}:{settings.api_port}"
-        wait_http(api_url + "/healthz", timeout=60)
-        if demo and not stop.is_set():
-            from cli.demo import load_demo
-
-            load_demo(settings, api_url)
-        print(f"\nThe ledger is running. API: {api_url}/docs  Logs: {logs}/", flush=True)
-        if settings.metrics_port:
-            ports = ", ".join(
-                f"{child.command} :{child.settings.metrics_port}"
-                for child in children
-                if child.command in ("ingest", "publish")
-            )
-            print(f"Metrics (Prometheus, http://{settings.metrics_host}:PORT/metrics): {ports}")
-        print("Press Ctrl-C to stop everything.", flush=True)
-        while not stop.wait(0.5):
-            if not all(child.check() for child in children):
-                return 1
+        if broker is not None:
+            # It comes back empty: create the topics again, then restart the children
+            # that knew the old one.
+            broker.dependents = [child for child in children if child.spec.kafka]
+            broker.then = lambda: prepare(settings)
+        servers = [server for server in (postgres, broker) if server is not None]
+        supervisor = Supervisor(servers, children, stop)
+        try:
+            _run(settings, supervisor, children, logs, demo=demo)
+        except GaveUp as failure:
+            log.error("%s\nStopping everything.", failure)
+            return 1
         log.info("stopping every process")
     return 0
+
+
+def _run(
+    settings: Settings, supervisor: Supervisor, children: list[Child], logs: Path, *, demo: bool
+) -> None:
+    for child in children:
+        child.start()
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    api = next(child for child in children if child.spec.command == "api")
+    supervisor.wait_until_serving(api_url + "/healthz", api)
+    if demo and not supervisor.stop.is_set():
+        from cli.demo import load_demo
+
+        load_demo(settings, api_url)
+    print(f"\nThe ledger is running. API: {api_url}/docs  Logs: {logs}/", flush=True)
+    if settings.metrics_port:
+        ports = ", ".join(
+            f"{child.name} :{child.settings.metrics_port}"
+            for child in children
+            if child.spec.serves_metrics
+        )
+        print(f"Metrics (Prometheus, http://{settings.metrics_host}:PORT/metrics): {ports}")
+    print("Press Ctrl-C to stop everything.", flush=True)
+    while not supervisor.stop.wait(0.5):
+        supervisor.watch()

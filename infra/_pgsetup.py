@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from infra._process import log_tail, stop_pid
+from infra._process import kill_leftovers, log_tail, running, stop_pid
 
 SYSTEM_USER = "embedded_postgres"
 
@@ -131,21 +131,52 @@ def credentials(run_as: RunAs) -> dict[str, Any]:
     return {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
 
 
-def stop_stale_postmaster(data_dir: Path, timeout: float) -> None:
-    """Stop a postmaster left running on ``data_dir`` by an earlier run (fast shutdown).
+def stop_earlier_server(data_dir: Path, timeout: float) -> None:
+    """Make way on ``data_dir`` for a new postmaster: stop whatever an earlier one left.
 
-    A ``postmaster.pid`` naming a live process that is not postgres is a leftover whose
-    pid was reused: it is removed, else PostgreSQL might refuse to start.
+    In order: a postmaster still running there (fast shutdown); then every postgres
+    process still working in ``data_dir`` (its server's working directory, so servers on
+    other data directories are never touched), which with no postmaster left can only be
+    a backend that outlived a killed one: a backend notices its postmaster's death only
+    when it next waits, and until then holds the shared memory a new postmaster refuses
+    to share; last, lock files that no live postgres process owns (a dead postmaster's,
+    or one whose pid now names another process, which PostgreSQL would take for a
+    running server).
     """
-    pid_file = data_dir / "postmaster.pid"
+    pid = _lock_owner(data_dir / "postmaster.pid")
+    postmaster = _live_postgres(pid) if pid is not None else None
+    if postmaster is not None:
+        stop_pid(postmaster.pid, signal.SIGINT, timeout)
+    kill_leftovers(_postgres_working_in(data_dir))
+    for lock in [data_dir / "postmaster.pid", *data_dir.glob(".s.PGSQL.*.lock")]:
+        owner = _lock_owner(lock)
+        if owner is None or _live_postgres(owner) is None:
+            lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    """The pid a PostgreSQL lock file names (its first line), if it can be read."""
     try:
-        pid = int(pid_file.read_text().split("\n", 1)[0])
+        return int(lock.read_text().split("\n", 1)[0])
     except (OSError, ValueError):
-        return
+        return None
+
+
+def _live_postgres(pid: int) -> psutil.Process | None:
+    """Process ``pid`` if it is a running (not zombie) postgres, else None."""
     try:
-        is_postgres = psutil.Process(pid).name() == "postgres"
+        proc = psutil.Process(pid)
+        return proc if proc.name() == "postgres" and running(proc) else None
     except psutil.Error:
-        is_postgres = False
-    if is_postgres:
-        stop_pid(pid, signal.SIGINT, timeout)
-    pid_file.unlink(missing_ok=True)
+        return None
+
+
+def _postgres_working_in(data_dir: Path) -> list[psutil.Process]:
+    # Unreadable or vanished processes (and zombies) report cwd None: not ours to touch.
+    return [
+        proc
+        for proc in psutil.process_iter(["name", "cwd"])
+        if proc.info["name"] == "postgres"
+        and proc.info["cwd"] is not None
+        and Path(proc.info["cwd"]) == data_dir
+    ]

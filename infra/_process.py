@@ -7,6 +7,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import psutil
@@ -39,15 +40,30 @@ def die_with_parent(sig: int) -> Callable[[], None] | None:
     return _preexec
 
 
-def _kill_leftovers(procs: list[psutil.Process]) -> None:
-    """SIGKILL processes that outlived their parent (e.g. backends of a killed postmaster)."""
+def running(proc: psutil.Process) -> bool:
+    """Whether ``proc`` still runs: a zombie has stopped (only its exit status is left)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def kill_leftovers(procs: list[psutil.Process], timeout: float = 5.0) -> None:
+    """SIGKILL processes that outlived their parent (e.g. backends of a killed postmaster).
+
+    Waits until each has stopped, zombies included: an orphan's zombie is reaped by init,
+    if ever (a container's first process may never do it), and holds nothing any more.
+    """
     alive = []
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             if proc.is_running():
                 proc.kill()
                 alive.append(proc)
-    psutil.wait_procs(alive, timeout=5)
+    deadline = time.monotonic() + timeout
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [proc for proc in alive if running(proc)]
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
@@ -70,7 +86,7 @@ def stop_child(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    _kill_leftovers(descendants)
+    kill_leftovers(descendants)
 
 
 def stop_pid(pid: int, sig: int, timeout: float) -> None:
@@ -86,7 +102,7 @@ def stop_pid(pid: int, sig: int, timeout: float) -> None:
             proc.wait(5)
     except psutil.NoSuchProcess:
         return
-    _kill_leftovers(descendants)
+    kill_leftovers(descendants)
 
 
 def log_tail(path: os.PathLike[str] | str, limit: int = 2000) -> str:

@@ -53,6 +53,12 @@ class EmbeddedBroker:
             return None
         return self._proc.pid
 
+    @property
+    def returncode(self) -> int | None:
+        """How the broker ended if it stopped on its own (negative: the signal that
+        killed it); None while it runs or after :meth:`stop`. Asking reaps it."""
+        return None if self._proc is None else self._proc.poll()
+
     def start(self, timeout: float = 30.0) -> str:
         """Start the broker; return its bootstrap servers once metadata can be fetched.
 
@@ -68,6 +74,7 @@ class EmbeddedBroker:
                 self._port = free_port(self._host)
             self._spawn(self._port)
             if self._wait_ready(deadline):
+                self._requested_port = self._port  # clients know this port now
                 return self.bootstrap_servers
         detail = log_tail(self._log_path) if self._log_path else "(no log_path set)"
         raise RuntimeError(f"broker exited during startup:\n{detail}")

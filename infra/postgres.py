@@ -56,18 +56,25 @@ class EmbeddedPostgres:
             return None
         return self._proc.pid
 
+    @property
+    def returncode(self) -> int | None:
+        """How the postmaster ended if it stopped on its own (negative: the signal that
+        killed it); None while it runs or after :meth:`stop`. Asking reaps it."""
+        return None if self._proc is None else self._proc.poll()
+
     def start(self, timeout: float = 60.0) -> str:
         """Start the server (initdb on first use) and return its DSN once a query works.
 
-        A postmaster still running on the same data directory from an earlier run is
-        stopped first. Idempotent while running.
+        What an earlier server left on the same data directory is cleared first (see
+        :func:`_pgsetup.stop_earlier_server`), so a server that was killed starts again.
+        A restart keeps the port of the first start. Idempotent while running.
         """
         if self.pid is not None:
             return self.dsn
         deadline = time.monotonic() + timeout
         run_as = _pgsetup.prepare_data_dir(self._data_dir)
         _pgsetup.initdb_if_needed(self._data_dir, run_as, self.log_path, timeout)
-        _pgsetup.stop_stale_postmaster(self._data_dir, timeout=10.0)
+        _pgsetup.stop_earlier_server(self._data_dir, timeout=10.0)
         # A picked port can be taken before postgres binds it: pick again then.
         attempts = 3 if self._requested_port == 0 else 1
         for attempt in range(attempts):
@@ -75,6 +82,7 @@ class EmbeddedPostgres:
                 self._port = free_port(self._host)
             self._spawn(run_as, self._port)
             if self._wait_ready(deadline):
+                self._requested_port = self._port  # clients know this port now
                 return self.dsn
         raise RuntimeError(f"postgres exited during startup:\n{log_tail(self.log_path)}")
 

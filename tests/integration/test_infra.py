@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,112 @@ def test_stale_postmaster_is_replaced(pg_dir: Path) -> None:
     finally:
         fresh.stop()
         earlier.stop()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie only waits to be reaped."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _start_busy_query(dsn: str) -> psycopg.Connection[Any]:
+    """A connection whose backend computes for minutes without waiting on anything."""
+    busy = psycopg.connect(dsn, autocommit=True)
+    busy.pgconn.send_query(b"SELECT count(*) FROM generate_series(1, 10000000000)")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+
+        def active() -> bool:
+            row = conn.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s", (busy.info.backend_pid,)
+            ).fetchone()
+            return row == ("active",)
+
+        _wait_for(active, "the busy query to start")
+    return busy
+
+
+def test_a_killed_postgres_comes_back_on_its_port_though_a_busy_backend_outlived_it(
+    pg_dir: Path,
+) -> None:
+    server = EmbeddedPostgres(pg_dir / "data")
+    dsn = server.start()
+    with psycopg.connect(dsn) as conn:
+        conn.execute("CREATE TABLE kept (v text)")
+        conn.execute("INSERT INTO kept VALUES ('survives')")
+    busy = _start_busy_query(dsn)
+    backend = busy.info.backend_pid
+    postmaster = server.pid
+    assert postmaster is not None
+    try:
+        os.kill(postmaster, signal.SIGKILL)
+        _wait_for(lambda: not _running(postmaster), "the postmaster to die")
+        assert _running(backend)  # busy: it has not noticed yet
+
+        assert server.start() == dsn
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT v FROM kept").fetchall() == [("survives",)]
+        assert not psutil.pid_exists(postmaster)  # reaped, not left a zombie
+        assert not _running(backend)
+    finally:
+        busy.close()
+        server.stop()
+
+
+def test_a_zombie_postmasters_lock_files_do_not_block_a_new_server(pg_dir: Path) -> None:
+    port = free_port()
+    # An owner that never reaps its server, as a supervisor that does not watch it.
+    script = (
+        "import time\nfrom pathlib import Path\nfrom infra import EmbeddedPostgres\n"
+        f"s = EmbeddedPostgres(Path({str(pg_dir / 'data')!r}), port={port})\n"
+        "s.start()\nprint(s.pid, flush=True)\ntime.sleep(120)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    fresh = EmbeddedPostgres(pg_dir / "data", port=port)
+    try:
+        assert owner.stdout is not None
+        postmaster = psutil.Process(int(owner.stdout.readline()))
+        postmaster.kill()
+        # Its pid stays taken, and its lock files name it.
+        _wait_for(lambda: postmaster.status() == psutil.STATUS_ZOMBIE, "a zombie postmaster")
+
+        started = time.monotonic()
+        fresh.start()
+
+        assert time.monotonic() - started < 10  # no waiting for the zombie to stop
+        with psycopg.connect(fresh.dsn) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        fresh.stop()
+        owner.kill()
+        owner.wait()
+
+
+@pytest.mark.parametrize("kind", ["postgres", "broker"])
+def test_a_server_killed_says_how_it_stopped(kind: str, pg_dir: Path) -> None:
+    server = EmbeddedPostgres(pg_dir / "data") if kind == "postgres" else EmbeddedBroker()
+    server.start()
+    assert server.returncode is None
+    assert server.pid is not None
+    pid = server.pid
+    try:
+        os.kill(pid, signal.SIGKILL)
+        _wait_for(lambda: server.returncode is not None, "the server to stop")
+        assert server.returncode == -signal.SIGKILL
+        assert not psutil.pid_exists(pid)  # asking reaped it
+    finally:
+        server.stop()
+    assert server.returncode is None  # stopped on purpose
 
 
 @pytest.mark.parametrize("kind", ["postgres", "broker"])
