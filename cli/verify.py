@@ -94,14 +94,25 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         start(export.snapshot)
         report = export.audit(key, progress)
     else:
+        from ledger.transparency.sealer import discloser_from_settings
+
+        # The operator's audit recomputes each leaf from the stored event, whose
+        # disclosable form needs the ledger secret; auditors without it audit an export.
         key = _key(args.key, settings)
-        report = audit_database(settings.database_url, key, progress, start)
+        discloser = discloser_from_settings(settings)
+        report = audit_database(settings.database_url, key, discloser, progress, start)
     if bar is not None:
         bar.finish(report.leaves)
     print(
         f"OK: {report.leaves} leaves recomputed, {report.tree_heads} signed tree heads checked; "
         f"root at size {report.tree_size} is {report.root_hash.hex()}"
         + (f"; {report.unsealed} newer events not sealed yet" if report.unsealed else "")
+        + (
+            f"; {report.withheld} leaves of the first format taken as exported (their "
+            "content is not published)"
+            if report.withheld
+            else ""
+        )
     )
     return EXIT_OK
 
@@ -135,12 +146,12 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.transparency.export import write_export
-    from ledger.transparency.sealer import signer_from_settings
+    from ledger.transparency.sealer import discloser_from_settings, signer_from_settings
 
     key = signer_from_settings(settings).key
     try:
         with open(args.file, "w", encoding="utf-8") as out:
-            snap = write_export(settings.database_url, out, key)
+            snap = write_export(settings.database_url, out, key, discloser_from_settings(settings))
     except OSError as exc:
         print(f"ledger export: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -57,6 +57,9 @@ class AuditReport:
     tree_size: int
     root_hash: bytes
     unsealed: int
+    # Leaves whose content an export withholds (ledger-leaf/v1 leaves framed stored
+    # states, pseudonyms included): their stored hashes stand in the tree.
+    withheld: int = 0
 
 
 def _fail(
@@ -97,7 +100,17 @@ def _check_leaf(i: int, row: EventRow, leaf: SealedLeaf) -> bytes:
             i,
             row.position,
         )
-    recomputed = row.leaf_hash()
+    if leaf.leaf_format == 1 and row.state is None:
+        return leaf.leaf_hash  # withheld from an export (see AuditReport.withheld)
+    if leaf.leaf_format != 1 and row.content is None:
+        _fail(
+            f"the disclosable form of {_event(row)} is missing",
+            "the event as its leaf commits to it",
+            "nothing",
+            i,
+            row.position,
+        )
+    recomputed = row.leaf_hash(leaf.leaf_format)
     if recomputed != leaf.leaf_hash:
         _fail(
             f"the stored bytes of {_event(row)} changed after it was sealed",
@@ -147,7 +160,7 @@ def audit(
         next_head = next(pending, None)
     rows, leaves = iter(events), iter(sealed)
     stored: Iterator[Node] = iter(nodes) if nodes is not None else iter(())
-    frontier, previous, last_good = MerkleFrontier(), 0, 0
+    frontier, previous, last_good, withheld = MerkleFrontier(), 0, 0, 0
     row, leaf = next(rows, None), next(leaves, None)
     while row is not None or leaf is not None:
         i = frontier.size
@@ -180,6 +193,7 @@ def audit(
                 row.position,
             )
         assert leaf is not None
+        withheld += leaf.leaf_format == 1 and row.state is None
         completed = frontier.append(_check_leaf(i, row, leaf))
         if nodes is not None:
             for node in completed[1:]:  # level 0 is the leaf hash, checked just above
@@ -202,7 +216,9 @@ def audit(
             frontier.size,
         )
     unsealed = sum(1 for _ in rows) + (row is not None)
-    return AuditReport(frontier.size, len(ordered), frontier.size, frontier.root(), unsealed)
+    return AuditReport(
+        frontier.size, len(ordered), frontier.size, frontier.root(), unsealed, withheld
+    )
 
 
 def _check_node(computed: Node, stored: Node | None) -> None:
