@@ -15,6 +15,7 @@ from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed
 from ledger.intake import Intake, RegisteredKey
 from ledger.keyring import Keyring
 from ledger.refusals import Reason, Refusal
+from tests.support.spellings import arabic_indic, full_width
 
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 KEY = published_test_key()
@@ -121,6 +122,21 @@ def test_an_nhs_number_with_a_wrong_check_digit_is_an_invalid_subject() -> None:
     data = {**ACCESS["data"], "subjects": [{"scheme": "nhs-number", "value": "9434765918"}]}
     refused = refusal(resigned(ACCESS, data=data))
     assert (refused.reason, refused.pointer) == (Reason.INVALID_SUBJECT, "/data/subjects/0")
+
+
+@pytest.mark.parametrize(
+    "value", ["AB123456C\n", full_width("AB123456C"), arabic_indic("AB123456C")]
+)
+def test_a_nino_spelt_with_a_newline_or_other_digits_is_refused_not_a_second_person(
+    value: str,
+) -> None:
+    data = {**ACCESS["data"], "subjects": [{"scheme": "nino", "value": value}]}
+    refused = refusal(resigned(ACCESS, data=data))
+    assert (refused.reason, refused.pointer) == (
+        Reason.SCHEMA_VIOLATION,
+        "/data/subjects/0/value",
+    )
+    assert "AB" not in refused.detail
 
 
 def test_refuses_a_signer_outside_its_source_types_or_organisation() -> None:
