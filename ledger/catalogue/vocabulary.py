@@ -11,16 +11,17 @@ from typing import Any
 
 from ledger.subjects import ORGANISATION_CODE, SPELLINGS
 
-ORG_CODE = f"^{ORGANISATION_CODE}$"
-CODE = "^[a-z0-9][a-z0-9._-]{0,63}$"
-SHA256 = "^[0-9a-f]{64}$"
-
 
 def whole(pattern: str) -> str:
     """``pattern`` matched against the whole string, alike in ECMA-262 (JSON Schema's
     regular expressions) and in Python's ``re.search`` (jsonschema's): there ``$`` also
     matches before a final newline, so the end is ``$`` not followed by one."""
     return f"^(?:{pattern})$(?!\\n)"
+
+
+ORG_CODE = whole(ORGANISATION_CODE)
+CODE = whole("[a-z0-9][a-z0-9._-]{0,63}")
+SHA256 = whole("[0-9a-f]{64}")
 
 
 def ref(name: str) -> dict[str, str]:
@@ -142,7 +143,7 @@ DEFS: dict[str, Any] = {
         {
             "period": {
                 "type": "string",
-                "pattern": r"^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?$",
+                "pattern": whole(r"P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?"),
                 "description": "ISO 8601 duration, when the period is fixed",
             },
             "text": text(300, "The period, or the criteria that set it, in plain English"),
@@ -151,7 +152,7 @@ DEFS: dict[str, Any] = {
     "sha256": {"type": "string", "pattern": SHA256, "description": "SHA-256, lower-case hex"},
     "reference": {
         "type": "string",
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]{0,79}$",
+        "pattern": whole("[A-Za-z0-9][A-Za-z0-9._/-]{0,79}"),
         "description": "A reference chosen by the organisation (no personal data)",
     },
     "instant": {"type": "string", "format": "date-time"},
@@ -184,12 +185,12 @@ def envelope(type_name: str, title: str, description: str, data: dict[str, Any])
             "specversion": {"const": "1.0"},
             "id": {
                 "type": "string",
-                "pattern": "^[\\x21-\\x7e]{1,128}$",
+                "pattern": whole("[\\x21-\\x7e]{1,128}"),
                 "description": "Unique per source; (source, id) is the idempotency key",
             },
             "source": {
                 "type": "string",
-                "pattern": "^[\\x21-\\x7e]{1,256}$",
+                "pattern": whole("[\\x21-\\x7e]{1,256}"),
                 "description": "The registered emitting service, e.g. urn:ledger:service:dwp:uc",
             },
             "type": {"const": type_name},
@@ -204,12 +205,12 @@ def envelope(type_name: str, title: str, description: str, data: dict[str, Any])
             "tracestate": {"type": "string", "maxLength": 512},
             "signingkey": {
                 "type": "string",
-                "pattern": "^ed25519:[0-9a-f]{32}$",
+                "pattern": whole("ed25519:[0-9a-f]{32}"),
                 "description": "Key id: ed25519: + first 32 hex of SHA-256(public key)",
             },
             "signature": {
                 "type": "string",
-                "pattern": "^[A-Za-z0-9_-]{86}$",
+                "pattern": whole("[A-Za-z0-9_-]{86}"),
                 "description": "Ed25519 signature, base64url without padding",
             },
             "data": data,

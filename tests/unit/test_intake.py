@@ -190,3 +190,28 @@ def test_a_date_time_member_that_is_not_rfc_3339_is_a_schema_violation() -> None
     given = STORY["consent-given.v1.json"]
     refused = refusal(resigned(given, data={**given["data"], "expires_at": "next Tuesday"}))
     assert (refused.reason, refused.pointer) == (Reason.SCHEMA_VIOLATION, "/data/expires_at")
+
+
+@pytest.mark.parametrize(
+    "member, value",
+    [("id", "access-1\n"), ("data", {**ACCESS["data"], "purpose": {"code": "uc\n", "text": "x"}})],
+)
+def test_a_trailing_newline_is_refused_wherever_a_pattern_applies(member: str, value: Any) -> None:
+    # Python's `$` matches before a final newline; every published pattern says `$(?!\n)`.
+    event = KEY.sign({**ACCESS, member: value})
+    assert refusal(canonical(event)).reason is Reason.SCHEMA_VIOLATION
+
+
+def test_every_published_pattern_ends_without_a_final_newline() -> None:
+    from ledger.catalogue import schema_document
+
+    def patterns(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+            return found + [p for item in node.values() for p in patterns(item)]
+        if isinstance(node, list):
+            return [p for item in node for p in patterns(item)]
+        return []
+
+    every = {p for kind in CATALOGUE.values() for p in patterns(schema_document(kind))}
+    assert every and all(p.endswith("$(?!\\n)") for p in every)
