@@ -44,6 +44,25 @@ def key(request: Request) -> dict[str, str]:
     }
 
 
+@router.get("/tree-heads")
+def tree_heads(
+    request: Request,
+    _: Verifier,
+    after: Annotated[int, Query(ge=0, description="list sizes above this one")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
+) -> dict[str, Any]:
+    """Every tree size the log signed, smallest first, a page at a time: a verifier
+    walks them (``next``: the ``after`` of the next page, null at the end) instead of
+    probing sizes one by one."""
+    reader = _log(request)
+    page = reader.heads_after(after, limit + 1)
+    shown = page[:limit]
+    return {
+        "tree_heads": [signed.to_json(reader.key) for signed in shown],
+        "next": shown[-1].head.tree_size if len(page) > limit else None,
+    }
+
+
 @router.get("/tree-heads/latest")
 def latest_tree_head(request: Request, _: Verifier) -> dict[str, Any]:
     """The latest signed tree head."""

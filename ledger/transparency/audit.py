@@ -122,16 +122,30 @@ def _check_leaf(i: int, row: EventRow, leaf: SealedLeaf) -> bytes:
     return recomputed
 
 
-def _check_head(signed: SignedTreeHead, root: bytes, key: LogKey, since: int) -> None:
-    head = signed.head
+def _check_signature(signed: SignedTreeHead, key: LogKey, what: str) -> None:
     try:
-        key.verify(head, signed.signature)
+        key.verify(signed.head, signed.signature)
     except BadTreeHead as exc:
         _fail(
-            f"the signed tree head of size {head.tree_size} does not verify",
+            f"{what} of size {signed.head.tree_size} does not verify",
             "a valid signature",
             str(exc),
         )
+
+
+def _check_kept(kept: SignedTreeHead, root: bytes) -> None:
+    if root != kept.head.root_hash:
+        _fail(
+            f"the log's tree of size {kept.head.tree_size} is not the one a checkpoint kept "
+            f"elsewhere records ({kept.head.time.isoformat()}): the log forked from it",
+            f"root {b64(kept.head.root_hash)} (the kept checkpoint)",
+            f"root {b64(root)} (recomputed)",
+        )
+
+
+def _check_head(signed: SignedTreeHead, root: bytes, key: LogKey, since: int) -> None:
+    head = signed.head
+    _check_signature(signed, key, "the signed tree head")
     if root != head.root_hash:
         _fail(
             f"the events no longer hash to the root signed at size {head.tree_size} "
@@ -149,8 +163,19 @@ def audit(
     *,
     nodes: Iterable[Node] | None = None,
     progress: Progress | None = None,
+    checkpoints: Sequence[SignedTreeHead] = (),
 ) -> AuditReport:
-    """Check everything; raise AuditFailed at the first divergence."""
+    """Check everything; raise AuditFailed at the first divergence.
+
+    ``checkpoints``: tree heads someone else kept (a witness, an auditor): each must
+    verify, and the log must still hold its tree, root for root. That is what catches a
+    log truncated back to an older signed head, or forked from one: the log's own heads
+    go with it, a checkpoint held elsewhere does not."""
+    kept = sorted(checkpoints, key=lambda s: s.head.tree_size)
+    for checkpoint in kept:
+        _check_signature(checkpoint, key, "a kept checkpoint")
+    held = iter(kept)
+    next_kept = next(held, None)
     ordered = sorted(heads, key=lambda s: s.head.tree_size)
     signed_size = ordered[-1].head.tree_size if ordered else 0
     pending = iter(ordered)
@@ -202,6 +227,9 @@ def audit(
             _check_head(next_head, frontier.root(), key, last_good)
             last_good = frontier.size
             next_head = next(pending, None)
+        while next_kept is not None and next_kept.head.tree_size == frontier.size:
+            _check_kept(next_kept, frontier.root())
+            next_kept = next(held, None)
         previous = row.position
         if progress is not None:
             progress(frontier.size)
@@ -213,6 +241,19 @@ def audit(
             "sealed events (the log was truncated)",
             f"{size} events",
             f"{frontier.size} events",
+            frontier.size,
+        )
+    while next_kept is not None and next_kept.head.tree_size == 0:
+        _check_kept(next_kept, EMPTY_ROOT)
+        next_kept = next(held, None)
+    if next_kept is not None:
+        size = next_kept.head.tree_size
+        _fail(
+            f"a checkpoint kept elsewhere records a tree of size {size} "
+            f"({next_kept.head.time.isoformat()}), but the log now holds only "
+            f"{frontier.size} sealed events: it was truncated, or rewritten, since",
+            f"{size} sealed events",
+            f"{frontier.size} sealed events",
             frontier.size,
         )
     unsealed = sum(1 for _ in rows) + (row is not None)

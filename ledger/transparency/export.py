@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -81,8 +81,10 @@ def audit_database(
     discloser: Discloser,
     progress: Progress | None = None,
     on_start: Any = None,
+    checkpoints: Sequence[SignedTreeHead] = (),
 ) -> AuditReport:
-    """Audit the live database: events, sealed leaves, every stored node, every head."""
+    """Audit the live database: events, sealed leaves, every stored node, every head,
+    and the ``checkpoints`` someone else kept."""
     with _read_only(database_url) as conn:
         snap = _snapshot(conn)
         if on_start is not None:
@@ -94,6 +96,7 @@ def audit_database(
             key,
             nodes=scan.stream_nodes(conn),
             progress=progress,
+            checkpoints=checkpoints,
         )
 
 
@@ -213,6 +216,18 @@ class ExportFile:
                 except (KeyError, TypeError, ValueError) as exc:
                     raise MalformedExport(f"{self.path}:{number}: bad sealed leaf: {exc}") from None
 
-    def audit(self, key: LogKey, progress: Progress | None = None) -> AuditReport:
-        """Audit the export with only the log's public key."""
-        return audit(self.events(), self.sealed(), self.snapshot.heads, key, progress=progress)
+    def audit(
+        self,
+        key: LogKey,
+        progress: Progress | None = None,
+        checkpoints: Sequence[SignedTreeHead] = (),
+    ) -> AuditReport:
+        """Audit the export with only the log's public key (and checkpoints kept)."""
+        return audit(
+            self.events(),
+            self.sealed(),
+            self.snapshot.heads,
+            key,
+            progress=progress,
+            checkpoints=checkpoints,
+        )

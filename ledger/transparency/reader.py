@@ -88,6 +88,11 @@ class LogReader:
             raise _no_head(tree_size)
         return head
 
+    def heads_after(self, after: int, limit: int) -> list[SignedTreeHead]:
+        """The signed tree heads above size ``after``, smallest first (a page)."""
+        with self._pool.connection() as conn:
+            return store.heads_after(conn, after, limit)
+
     def sealed(self, positions: Sequence[int]) -> dict[int, SealedLeaf]:
         """Sealed leaves (index and hash) by ledger position; unsealed ones are absent."""
         if not positions:

@@ -175,6 +175,18 @@ def head_at(conn: Connection, tree_size: int) -> SignedTreeHead | None:
     return None if row is None else _head(row)
 
 
+def heads_after(conn: Connection, after: int, limit: int) -> list[SignedTreeHead]:
+    """Signed tree heads of sizes above ``after``, smallest first, at most ``limit``."""
+    rows = conn.execute(
+        query(
+            "SELECT {head_columns} FROM {heads} WHERE tree_size > %s "
+            "ORDER BY tree_size LIMIT %s"
+        ),
+        (after, limit),
+    ).fetchall()
+    return [_head(row) for row in rows]
+
+
 def heads(conn: Connection) -> list[SignedTreeHead]:
     """Every signed tree head, smallest first."""
     rows = conn.execute(query("SELECT {head_columns} FROM {heads} ORDER BY tree_size")).fetchall()
