@@ -26,13 +26,20 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+# Libraries whose debug logs quote what passes through them (kafka-python logs record
+# values and fetched bytes): never below WARNING, whatever LEDGER_LOG_LEVEL says, so no
+# submission's bytes (raw identifiers) reach a log.
+QUIET_LIBRARIES = ("kafka", "urllib3", "httpcore", "httpx")
+
+
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(logging.WARNING)
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

@@ -179,8 +179,7 @@ def heads_after(conn: Connection, after: int, limit: int) -> list[SignedTreeHead
     """Signed tree heads of sizes above ``after``, smallest first, at most ``limit``."""
     rows = conn.execute(
         query(
-            "SELECT {head_columns} FROM {heads} WHERE tree_size > %s "
-            "ORDER BY tree_size LIMIT %s"
+            "SELECT {head_columns} FROM {heads} WHERE tree_size > %s ORDER BY tree_size LIMIT %s"
         ),
         (after, limit),
     ).fetchall()
