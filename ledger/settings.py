@@ -85,6 +85,11 @@ class Settings:
     log_signing_seed: str = _setting(
         "", "Ed25519 seed (64 hex chars) of the log-signing key; empty derives it from the secret"
     )
+    admin_public_key: str = _setting(
+        "",
+        "The administrators' Ed25519 public key (base64url): the root of trust every event "
+        "checks back to; empty derives it from the secret (development only)",
+    )
     seal_interval_seconds: float = _setting(1.0, "How often the sealer signs a new tree head")
     seal_batch: int = _setting(10000, "Most leaves one sealer transaction integrates and signs")
     auth_issuer: str = _setting(

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from ledger_emitter import b64url_decode, key_id_for
 
 from ledger.catalogue.entry import (
+    EVERY_ORGANISATION,
     PREFIX,
     Change,
     EventType,
@@ -94,7 +95,7 @@ def _on_service(step: Callable[[Service, Received, dict[str, Any]], None]) -> Bu
         def apply(current: Aggregate | None) -> Aggregate:
             if not isinstance(current, Service):
                 raise InvariantViolated("service-unknown", "no service with this source")
-            if current.organisation != received.signer_organisation:
+            if received.signer_organisation not in (EVERY_ORGANISATION, current.organisation):
                 raise Refusal(
                     Reason.NOT_AUTHORISED,
                     f"{received.signer_organisation} may not change a service of "

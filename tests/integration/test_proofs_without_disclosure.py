@@ -27,7 +27,7 @@ from ledger.transparency.disclosure import personal_values
 from ledger.transparency.leaves import LeafInput
 from ledger.transparency.sealer import Sealer
 from ledger.writing import WritePath
-from tests.support.ledger import access_data, make_intake, register_dwp
+from tests.support.ledger import access_data, administration, make_intake, register_dwp
 from tests.support.tokens import bearer
 
 pytestmark = pytest.mark.integration
@@ -37,10 +37,11 @@ NHSE_SOURCE = "urn:ledger:service:nhse:summary-care-record"
 
 
 def register_nhse(ledger: Ledger) -> Emitter:
-    ledger.register_organisation("NHSE", "NHS England")
-    ledger.register_service(NHSE_SOURCE, "NHSE", "Summary Care Record", [DATA_ACCESSED])
+    admin = administration(ledger)
+    admin.register_organisation("NHSE", "NHS England")
+    admin.register_service(NHSE_SOURCE, "NHSE", "Summary Care Record", [DATA_ACCESSED])
     key = SigningKey.generate()
-    ledger.register_key(NHSE_SOURCE, key.public_key, datetime.now(UTC) - timedelta(days=1))
+    admin.register_key(NHSE_SOURCE, key.public_key, datetime.now(UTC) - timedelta(days=1))
     return Emitter(NHSE_SOURCE, key)
 
 
