@@ -36,3 +36,17 @@ def test_a_time_no_datetime_holds_in_utc_is_refused_as_not_a_time(time: str) -> 
 def test_a_time_with_rfc_3339s_lower_case_t_and_z_is_read() -> None:
     submission = INTAKE.assess(signed(ACCESS, time="2026-11-02t09:40:00.5z"))
     assert submission.occurred_at == datetime(2026, 11, 2, 9, 40, 0, 500000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("example", "member"),
+    [("consent-given.v1.json", "expires_at"), ("key-registered.v1.json", "valid_from")],
+)
+def test_an_instant_in_data_no_datetime_holds_is_refused_when_assessed(
+    example: str, member: str
+) -> None:
+    # Not met later, when the change is applied in the write path's transaction.
+    step = step_of(example)
+    data = {**unsigned(step)["data"], member: "9999-12-31T23:59:59-23:59"}
+    refusal = refused(signed(step, data=data))
+    assert (refusal.reason, refusal.pointer) == (Reason.SCHEMA_VIOLATION, "/data")
