@@ -64,12 +64,12 @@ class SubjectId:
                 raise InvalidIdentifier("NHS number fails its check digit or is not 10 digits")
         elif scheme == "nino":
             value = value.replace(" ", "").upper()
-            if not _NINO.match(value):
+            if not _NINO.fullmatch(value):
                 raise InvalidIdentifier("National Insurance number has an invalid format")
         elif scheme == "one-login":
-            if not _ONE_LOGIN.match(value):
+            if not _ONE_LOGIN.fullmatch(value):
                 raise InvalidIdentifier("One Login subject must look like urn:fdc:gov.uk:2022:...")
-        elif not _LOCAL.match(value):
+        elif not _LOCAL.fullmatch(value):
             raise InvalidIdentifier("local reference must be 1-128 plain characters")
         return cls(scheme, value)
 

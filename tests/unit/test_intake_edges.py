@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from ledger_emitter import canonical
 
+from ledger.catalogue.ecma import ecma_regex
 from ledger.refusals import Reason, Refusal
+from ledger.subjects import InvalidIdentifier, SubjectId
 from tests.support.hostile import KEY, step_of, story_intake, unsigned
 
 INTAKE = story_intake()
 ACCESS = step_of("data-accessed.v1.json")
+ONE_LOGIN = "urn:fdc:gov.uk:2022:example-citizen-0001"
 
 
 def signed(step: int, **changes: Any) -> bytes:
@@ -50,3 +53,55 @@ def test_an_instant_in_data_no_datetime_holds_is_refused_when_assessed(
     data = {**unsigned(step)["data"], member: "9999-12-31T23:59:59-23:59"}
     refusal = refused(signed(step, data=data))
     assert (refusal.reason, refusal.pointer) == (Reason.SCHEMA_VIOLATION, "/data")
+
+
+def _with(event: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    inner = event
+    for step in path[:-1]:
+        inner = inner[step]
+    inner[path[-1]] = value
+    return event
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("id",),
+        ("source",),
+        ("data", "accessor", "organisation"),
+        ("data", "purpose", "code"),
+        ("data", "subjects", 0, "value"),
+    ],
+)
+def test_a_value_with_a_trailing_newline_does_not_pass_for_the_value_without(
+    path: tuple[str | int, ...],
+) -> None:
+    # Python's "$" matches before a final newline; the schema's (ECMA-262) does not.
+    event = unsigned(ACCESS)
+    event = _with(event, path, _at(event, path) + "\n")
+    refusal = refused(canonical(KEY.sign(event)))
+    assert refusal.reason == Reason.SCHEMA_VIOLATION
+    assert refusal.pointer == "".join(f"/{step}" for step in path)
+
+
+def _at(event: dict[str, Any], path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        event = event[step]
+    return event
+
+
+@pytest.mark.parametrize(
+    ("scheme", "value"),
+    [("nino", "AB 12 34 56 C\n"), ("one-login", ONE_LOGIN + "\n"), ("local", "LEEDS:CT-1\n")],
+)
+def test_an_identifier_with_a_trailing_newline_is_not_that_identifier(
+    scheme: str, value: str
+) -> None:
+    with pytest.raises(InvalidIdentifier):
+        SubjectId.parse(scheme, value)
+
+
+def test_a_dollar_in_a_pattern_is_the_end_of_the_text_outside_a_class_only() -> None:
+    pattern = ecma_regex(r"^[$]\$[^$]$")
+    assert pattern.search("$$x")
+    assert not pattern.search("$$x\n")
