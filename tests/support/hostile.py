@@ -403,25 +403,44 @@ def signed_text(text: bytes, key: SigningKey = KEY) -> bytes:
     return text[:-1] + b',"signature":"' + b64url(signature).encode() + b'"}'
 
 
-def odd_leaves() -> list[tuple[int, tuple[Any, ...], Any]]:
-    """(story step, path in its event, odd value): every leaf of every worked example's
-    data and envelope, with every odd value of its JSON type."""
+def _with_data(name: str, drop: tuple[str, ...] = (), **members: Any) -> tuple[int, dict[str, Any]]:
+    step = step_of(name)
+    event = unsigned(step)
+    data = {k: v for k, v in event["data"].items() if k not in drop}
+    return step, {**event, "data": {**data, **members}}
+
+
+def bases() -> list[tuple[int, dict[str, Any]]]:
+    """(story step, unsigned event): every worked example, and some again with the
+    optional members they leave out."""
+    return [
+        *((step, unsigned(step)) for step in range(len(STORY))),
+        # A bulk share by manifest, under no agreement (the findings count its subjects).
+        _with_data(
+            "data-shared.v1.json",
+            ("subjects",),
+            manifest={"sha256": "ab" * 32, "subject_count": 2},
+            agreement=None,
+        ),
+        _with_data("data-shared.v1.json", part={"share": "SHARE-1", "index": 1, "count": 2}),
+        _with_data("key-registered.v1.json", valid_from="2026-11-01T00:00:00Z"),
+    ]
+
+
+def odd_leaves() -> list[tuple[int, dict[str, Any]]]:
+    """(story step, unsigned event): every leaf of every base event's data and envelope
+    (:func:`bases`) replaced, one at a time, by every odd value of its JSON type."""
     found = []
-    for step, (_, event) in enumerate(STORY):
-        unsigned = {k: v for k, v in event.items() if k not in (SIGNATURE_ATTR, KEY_ID_ATTR)}
-        for path in _paths(unsigned)[1:]:
-            value = _parent(unsigned, path)[path[-1]]
+    for step, base in bases():
+        for path in _paths(base)[1:]:
+            value = _parent(base, path)[path[-1]]
             if isinstance(value, dict | list):
                 continue
             odd: list[Any] = ODD_NUMBERS if isinstance(value, int | float) else ODD_TEXTS
             if isinstance(value, bool) or value is None:
                 odd = [None, True, 0, "", "null"]
-            found += [(step, path, v) for v in odd]
+            for replacement in odd:
+                event = copy.deepcopy(base)
+                _parent(event, path)[path[-1]] = replacement
+                found.append((step, event))
     return found
-
-
-def with_leaf(step: int, path: tuple[Any, ...], value: Any) -> dict[str, Any]:
-    """The worked example of ``step``, unsigned, with ``value`` at ``path``."""
-    event = unsigned(step)
-    _parent(event, path)[path[-1]] = value
-    return event

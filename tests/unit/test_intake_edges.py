@@ -105,3 +105,16 @@ def test_a_dollar_in_a_pattern_is_the_end_of_the_text_outside_a_class_only() -> 
     pattern = ecma_regex(r"^[$]\$[^$]$")
     assert pattern.search("$$x")
     assert not pattern.search("$$x\n")
+
+
+@pytest.mark.parametrize("count", [2**31, 2**53 - 1, 1e21, 1e300])
+def test_a_count_beyond_what_the_views_hold_is_refused(count: float) -> None:
+    # JSON Schema takes 1e300 for an integer; views keep counts in integer columns.
+    step = step_of("data-shared.v1.json")
+    data = {k: v for k, v in unsigned(step)["data"].items() if k != "subjects"}
+    data["manifest"] = {"sha256": "ab" * 32, "subject_count": count}
+    refusal = refused(signed(step, data=data))
+    assert (refusal.reason, refusal.pointer) == (
+        Reason.SCHEMA_VIOLATION,
+        "/data/manifest/subject_count",
+    )
