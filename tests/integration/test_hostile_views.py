@@ -18,7 +18,8 @@ from projections.runner import LogReader, ViewRunner, connect, prepare_views
 from projections.view import tracked_positions
 from projections.views import all_projections
 from tests.support.contract import example_intake, register_example_service
-from tests.support.hostile import KEY, STORY, odd_leaves, sign_or_none, unsigned
+from tests.support.garbage import odd_leaves
+from tests.support.hostile import KEY, STORY, sign_or_none, unsigned
 
 pytestmark = pytest.mark.integration
 

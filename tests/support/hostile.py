@@ -1,6 +1,6 @@
-"""Hostile submissions: generated ones (hypothesis strategies) and named ones (the
-nastiest records we could think of). Whatever they are, each must end as an event or a
-refusal with a stable reason, and no refusal may quote the identifiers it was sent.
+"""Hostile submissions, generated (hypothesis strategies; the named ones are in
+``tests.support.garbage``). Whatever they are, each must end as an event or a refusal
+with a stable reason, and no refusal may quote the identifiers it was sent.
 
 Signed ones are signed with the published test key (``published_test_key()``), so a
 test's registry that holds that key lets them through the signature to the schema, the
@@ -12,13 +12,13 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import nacl.signing
 from hypothesis import assume
 from hypothesis import strategies as st
-from ledger_emitter import KEY_ID_ATTR, SIGNATURE_ATTR, SigningKey, b64url, canonical
+from ledger_emitter import KEY_ID_ATTR, SIGNATURE_ATTR, SigningKey, canonical
 
 from ledger.catalogue import CATALOGUE
 from ledger.catalogue.examples import (
@@ -292,18 +292,20 @@ _signature_like = st.tuples(
 ).map("".join)
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every JSON pointer in ``value`` (as a tuple of steps), ``()`` first."""
     found = [prefix]
     if isinstance(value, dict):
         for key, item in value.items():
-            found += _paths(item, (*prefix, key))
+            found += paths(item, (*prefix, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found += _paths(item, (*prefix, index))
+            found += paths(item, (*prefix, index))
     return found
 
 
-def _parent(root: Any, path: tuple[Any, ...]) -> Any:
+def parent(root: Any, path: tuple[Any, ...]) -> Any:
+    """The object or array that holds what ``path`` names."""
     for step in path[:-1]:
         root = root[step]
     return root
@@ -313,19 +315,19 @@ def _parent(root: Any, path: tuple[Any, ...]) -> Any:
 def _mutated_data(draw: st.DrawFn, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with one member replaced, removed or added, anywhere in it."""
     data = copy.deepcopy(data)
-    path = draw(st.sampled_from(_paths(data)[1:]))
-    parent = _parent(data, path)
+    path = draw(st.sampled_from(paths(data)[1:]))
+    inside = parent(data, path)
     what = draw(st.sampled_from(["alike", "alike", "alike", "alike", "replace", "remove", "add"]))
     if what == "alike":
-        parent[path[-1]] = draw(_alike(parent[path[-1]]))
+        inside[path[-1]] = draw(_alike(inside[path[-1]]))
     elif what == "replace":
-        parent[path[-1]] = draw(values)
+        inside[path[-1]] = draw(values)
     elif what == "remove":
-        del parent[path[-1]]
-    elif isinstance(parent, dict):
-        parent[draw(texts)] = draw(values)
+        del inside[path[-1]]
+    elif isinstance(inside, dict):
+        inside[draw(texts)] = draw(values)
     else:
-        parent.append(draw(values))
+        inside.append(draw(values))
     return data
 
 
@@ -344,11 +346,24 @@ def _alike(value: Any) -> st.SearchStrategy[Any]:
     return values
 
 
+@dataclass
+class Hostile:
+    """A worked example made hostile, before it is signed."""
+
+    step: int  # the story step it mutates
+    event: dict[str, Any]  # unsigned
+    carried: list[str]  # the identifiers it carries
+    layout: str  # how its bytes are laid out (a key of LAYOUTS)
+
+    def signed(self, key: SigningKey = KEY) -> bytes | None:
+        """Its bytes, validly signed; None if RFC 8785 has no form for it."""
+        signed = sign_or_none(self.event, key)
+        return None if signed is None else LAYOUTS[self.layout](signed)
+
+
 @st.composite
-def signed_hostile(draw: st.DrawFn) -> tuple[int, bytes, list[str]]:
-    """(the story step it mutates, bytes validly signed by the test key, the identifiers
-    it carries): a worked example whose data or envelope is made hostile, signed again,
-    laid out canonically or not."""
+def hostile_events(draw: st.DrawFn) -> Hostile:
+    """A worked example whose data or envelope is made hostile, one to three times."""
     step = draw(st.integers(0, len(STORY) - 1))
     event = unsigned(step)
     carried: list[str] = []
@@ -368,10 +383,18 @@ def signed_hostile(draw: st.DrawFn) -> tuple[int, bytes, list[str]]:
                 event.pop(name, None)
             else:
                 event[name] = draw(texts if what == "alike" else values)
-    signed = sign_or_none(event, KEY)
-    assume(signed is not None)
-    assert signed is not None
-    return step, layout(signed, draw(st.sampled_from(sorted(LAYOUTS)))), carried
+    return Hostile(step, event, carried, draw(st.sampled_from(sorted(LAYOUTS))))
+
+
+@st.composite
+def signed_hostile(draw: st.DrawFn) -> tuple[int, bytes, list[str]]:
+    """(the story step it mutates, bytes validly signed by the test key, the identifiers
+    it carries): :func:`hostile_events`, signed, laid out canonically or not."""
+    hostile = draw(hostile_events())
+    raw = hostile.signed()
+    assume(raw is not None)
+    assert raw is not None
+    return hostile.step, raw, hostile.carried
 
 
 def sign_or_none(event: dict[str, Any], key: SigningKey) -> dict[str, Any] | None:
@@ -389,58 +412,3 @@ LAYOUTS: dict[str, Callable[[dict[str, Any]], bytes]] = {
     "utf-8": lambda e: json.dumps(e, ensure_ascii=False).encode("utf-8", "surrogatepass"),
     "pretty": lambda e: json.dumps(e, indent=2, sort_keys=True).encode(),
 }
-
-
-def layout(event: dict[str, Any], name: str) -> bytes:
-    return LAYOUTS[name](event)
-
-
-def signed_text(text: bytes, key: SigningKey = KEY) -> bytes:
-    """A signature over exactly ``text`` (a JSON object without a signature), added as
-    its last member: how a forger with the right key would sign what JCS cannot write."""
-    signature = nacl.signing.SigningKey(key.seed).sign(text).signature
-    assert text.endswith(b"}")
-    return text[:-1] + b',"signature":"' + b64url(signature).encode() + b'"}'
-
-
-def _with_data(name: str, drop: tuple[str, ...] = (), **members: Any) -> tuple[int, dict[str, Any]]:
-    step = step_of(name)
-    event = unsigned(step)
-    data = {k: v for k, v in event["data"].items() if k not in drop}
-    return step, {**event, "data": {**data, **members}}
-
-
-def bases() -> list[tuple[int, dict[str, Any]]]:
-    """(story step, unsigned event): every worked example, and some again with the
-    optional members they leave out."""
-    return [
-        *((step, unsigned(step)) for step in range(len(STORY))),
-        # A bulk share by manifest, under no agreement (the findings count its subjects).
-        _with_data(
-            "data-shared.v1.json",
-            ("subjects",),
-            manifest={"sha256": "ab" * 32, "subject_count": 2},
-            agreement=None,
-        ),
-        _with_data("data-shared.v1.json", part={"share": "SHARE-1", "index": 1, "count": 2}),
-        _with_data("key-registered.v1.json", valid_from="2026-11-01T00:00:00Z"),
-    ]
-
-
-def odd_leaves() -> list[tuple[int, dict[str, Any]]]:
-    """(story step, unsigned event): every leaf of every base event's data and envelope
-    (:func:`bases`) replaced, one at a time, by every odd value of its JSON type."""
-    found = []
-    for step, base in bases():
-        for path in _paths(base)[1:]:
-            value = _parent(base, path)[path[-1]]
-            if isinstance(value, dict | list):
-                continue
-            odd: list[Any] = ODD_NUMBERS if isinstance(value, int | float) else ODD_TEXTS
-            if isinstance(value, bool) or value is None:
-                odd = [None, True, 0, "", "null"]
-            for replacement in odd:
-                event = copy.deepcopy(base)
-                _parent(event, path)[path[-1]] = replacement
-                found.append((step, event))
-    return found
