@@ -176,6 +176,18 @@ def test_garbage_over_http_is_a_problem_stored_and_the_next_event_recorded(
     assert _post(client, valid_access()).status_code == 202
 
 
+@pytest.mark.parametrize("declared", [b"9" * 20, b"9" * 5000], ids=["20 digits", "5000 digits"])
+def test_an_absurd_content_length_is_refused_as_oversized_and_stored(
+    client: TestClient, settings: Settings, declared: bytes
+) -> None:
+    headers = {"Content-Type": "application/cloudevents+json", "Content-Length": declared}
+    response = client.post("/v1/events", content=valid_access(), headers=headers)
+
+    assert response.status_code == 413
+    assert response.json()["reason"] == Reason.OVERSIZED
+    assert scalar(settings.database_url, REFUSALS, "http") == 1
+
+
 class Feed:
     """A running worker and a producer, fed generated records example after example."""
 
