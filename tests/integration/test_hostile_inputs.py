@@ -26,7 +26,14 @@ from ledger.settings import Settings
 from ledger.writing import WritePath
 from tests.support.contract import example_intake, register_example_service
 from tests.support.garbage import named_garbage, valid_access
-from tests.support.hostile import Hostile, cloudevent_shaped, deep_texts, hostile_events, json_texts
+from tests.support.hostile import (
+    Hostile,
+    cloudevent_shaped,
+    deep_texts,
+    hostile_events,
+    json_texts,
+    wide_texts,
+)
 from tests.support.ledger import running_publisher, scalar, wait_until
 from tests.support.tokens import bearer
 
@@ -240,6 +247,7 @@ records = st.one_of(
     st.binary(max_size=300),
     json_texts,
     deep_texts(),
+    wide_texts(),
     cloudevent_shaped(),
     hostile_events(),
     hostile_events(),

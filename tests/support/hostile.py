@@ -251,6 +251,18 @@ def deep_texts(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
+def wide_texts(draw: st.DrawFn) -> bytes:
+    """An array or object of up to 20,000 members, the same or all different."""
+    width = draw(st.integers(0, 20_000))
+    item = draw(_scalar_texts)
+    if draw(st.booleans()):
+        return b"[" + b",".join([item] * width) + b"]"
+    same = draw(st.booleans())
+    names = (b'"a"' if same else b'"m%d"' % n for n in range(width))
+    return b"{" + b",".join(name + b":" + item for name in names) + b"}"
+
+
+@st.composite
 def byte_damage(draw: st.DrawFn, raw: bytes) -> bytes:
     """``raw`` with a BOM, invalid UTF-8, a NUL, whitespace or a cut somewhere."""
     damage = draw(
@@ -368,13 +380,18 @@ def hostile_events(draw: st.DrawFn) -> Hostile:
     event = unsigned(step)
     carried: list[str] = []
     for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3]))):
-        where = draw(st.sampled_from(["data", "data", "data", "subjects", "envelope"]))
+        where = draw(st.sampled_from(["data", "data", "data", "subjects", "anywhere", "envelope"]))
         if where == "data" and isinstance(event.get("data"), dict) and event["data"]:
             event["data"] = draw(_mutated_data(event["data"]))
         elif where == "subjects" and "subjects" in event.get("data", ()):
             value = draw(identifiers)
             scheme = draw(st.sampled_from(["nhs-number", "nino", "local", "one-login"]))
             event["data"] = {**event["data"], "subjects": [{"scheme": scheme, "value": value}]}
+            carried.append(value)
+        elif where == "anywhere":  # an identifier in some text, where it does not belong
+            value = draw(identifiers)
+            path = draw(st.sampled_from(paths(event)[1:]))
+            parent(event, path)[path[-1]] = value
             carried.append(value)
         elif where == "envelope":
             name = draw(st.sampled_from(ENVELOPE))

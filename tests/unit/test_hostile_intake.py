@@ -32,6 +32,7 @@ from tests.support.hostile import (
     sign_or_none,
     signed_hostile,
     story_intake,
+    wide_texts,
 )
 
 MAPPER: Mapper[UUID] = Mapper(transcoder=ledger_transcoder())
@@ -94,7 +95,7 @@ def test_any_bytes_end_as_a_submission_or_a_stable_refusal(raw: bytes) -> None:
 
 
 @HOSTILE
-@given(raw=st.one_of(json_texts, deep_texts(), json_texts.flatmap(byte_damage)))
+@given(raw=st.one_of(json_texts, deep_texts(), wide_texts(), json_texts.flatmap(byte_damage)))
 def test_any_json_text_ends_as_a_stable_refusal(raw: bytes) -> None:
     assert isinstance(ends_well(raw), Refusal)
 
