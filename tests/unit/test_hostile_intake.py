@@ -90,7 +90,7 @@ def applies_and_stores(submission: Submission, state: dict[UUID, Aggregate]) -> 
 
 @HOSTILE
 @given(raw=st.one_of(st.binary(max_size=3000), st.binary(max_size=10).map(lambda b: b * 3000)))
-def test_any_bytes_end_as_a_submission_or_a_stable_refusal(raw: bytes) -> None:
+def test_any_bytes_end_as_a_stable_refusal(raw: bytes) -> None:
     assert isinstance(ends_well(raw), Refusal)
 
 
@@ -121,8 +121,10 @@ def test_a_signed_event_with_hostile_content_is_refused_or_recordable(
 
 @HOSTILE
 @given(raw=signed_hostile().flatmap(lambda h: byte_damage(h[1])))
-def test_a_signed_event_damaged_in_transit_ends_as_a_stable_refusal(raw: bytes) -> None:
-    ends_well(raw)
+def test_a_signed_event_damaged_in_transit_ends_as_a_submission_or_a_stable_refusal(
+    raw: bytes,
+) -> None:
+    assert isinstance(ends_well(raw), Submission | Refusal)
 
 
 def test_every_worked_example_is_accepted_applied_and_stored() -> None:
