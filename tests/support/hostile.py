@@ -252,9 +252,10 @@ def deep_texts(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def wide_texts(draw: st.DrawFn) -> bytes:
-    """An array or object of up to 20,000 members, the same or all different."""
-    width = draw(st.integers(0, 20_000))
+    """An array or object of up to 20,000 members, the same or all different, in at
+    most about a megabyte."""
     item = draw(_scalar_texts)
+    width = draw(st.integers(0, min(20_000, 1_000_000 // (len(item) + 8))))
     if draw(st.booleans()):
         return b"[" + b",".join([item] * width) + b"]"
     same = draw(st.booleans())
