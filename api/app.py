@@ -8,7 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,11 +23,14 @@ from api.routes import log as log_routes
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.reader import LogReader
+from ledger.writing import TRANSIENT as DATABASE_AWAY
 from ledger.writing import Unavailable, WritePath
 from projections.reading import ViewReader
 from projections.runner import prepare_views
+from projections.views import pipeline
 
 log = logging.getLogger("ledger.api")
+_DATABASE_AWAY = {"part": "postgresql", "status": "failing", "detail": "cannot connect"}
 
 AUTH_NOTE = (
     "Every route but /healthz and /v1/log/key needs a bearer JWT (RFC 6750). Roles: "
@@ -64,7 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(HTTPException, http_problem_handler)
-    app.add_exception_handler(Unavailable, unavailable)
+    for away in (Unavailable, *DATABASE_AWAY):
+        app.add_exception_handler(away, unavailable)
     for module in (timeline, consents, agreements, oversight, decisions, log_routes, event_routes):
         app.include_router(module.router)
 
@@ -72,6 +78,21 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> dict[str, str]:
         """Liveness: the process answers (open to all)."""
         return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={503: {"description": "A part of the pipeline is failing (each check says)"}},
+    )
+    def readyz() -> JSONResponse:
+        """Readiness of the whole pipeline: each process alive and not stuck, and no stage
+        (ingest, sealer, outbox publisher, views) with work waiting and no progress."""
+        try:
+            with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=3) as c:
+                report = pipeline(c, settings).to_json()
+        except psycopg.Error:
+            report = {"status": "failing", "checks": [_DATABASE_AWAY]}
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     # Events stream through their own bounded read (a refusal keeps their first bytes).
     app.add_middleware(BodyLimit, exempt=("/v1/events",))

@@ -53,13 +53,13 @@ async def http_problem_handler(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-    """The ledger's database is away: nothing was recorded; the same request may be
-    sent again (an event is recorded once whatever the number of tries)."""
+    """The ledger's database is away (restarting, say): nothing was changed, and the same
+    request may be sent again (an event is recorded once whatever the number of tries)."""
     problem = Problem(
         503,
         "unavailable",
-        "The ledger cannot record this now",
-        "nothing was recorded; send the same request again shortly",
+        "The ledger is unavailable for a moment",
+        "nothing was changed; send the same request again shortly",
         headers={"Retry-After": "2"},
     )
     return await problem_handler(_, problem)

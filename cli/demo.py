@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ledger_emitter import Emitter, KafkaTransport, SigningKey
+from ledger_emitter import Delivered, Emitter, KafkaTransport, SigningKey
 
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
@@ -193,8 +193,9 @@ def load_demo(settings: Settings, api_url: str) -> None:
     forged = emitters[_source_for("dwp")].build(DATA_ACCESSED, _access_data(ACCESSES[0]))
     forged["data"]["record"] = "medical history"  # altered after signing
     transport.send(b"demo-forged", json.dumps(forged).encode())
-    transport.flush()
+    delivered = transport.flush()
     transport.close()
+    _wait_until_taken(settings, delivered)
     tokens = demo_tokens(settings)
     _wait_for_timeline(api_url, CITIZENS["Alex"], tokens["ALEX"], expected=3)
     print("\nDemo data loaded through Kafka: 6 signed accesses, and 1 forged event refused.")
@@ -225,6 +226,30 @@ def demo_tokens(settings: Settings) -> dict[str, str]:
     tokens["AUDITOR"] = issuer.issue("auditor", lifetime=lifetime)
     tokens["ADMIN"] = issuer.issue("admin", lifetime=lifetime)
     return tokens
+
+
+def _wait_until_taken(settings: Settings, delivered: list[Delivered], timeout: float = 60) -> None:
+    """Until the ingest workers have durably taken every record the demo sent: a second
+    run finds its events already recorded, but the workers of a new broker may still be
+    joining their group."""
+    from infra.topics import topic_ids
+    from ledger.writing import WritePath
+
+    topic = settings.topic_submissions
+    write_path = WritePath.from_settings(settings)
+    try:
+        incarnation = write_path.incarnation(
+            topic, topic_ids(settings.kafka_bootstrap, [topic]).get(topic)
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resume = write_path.next_offsets(topic, incarnation)
+            if all(resume.get(d.partition, 0) > d.offset for d in delivered):
+                return
+            time.sleep(0.2)
+    finally:
+        write_path.close()
+    raise TimeoutError("the ingest workers did not take the demo events in time")
 
 
 def _wait_for_timeline(

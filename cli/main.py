@@ -98,7 +98,24 @@ def _doctor(settings: Settings, _: argparse.Namespace) -> int:
     for result in results:
         mark = "ok  " if result.healthy else "FAIL"
         print(f"{result.component:<11} {mark} {result.target}  {result.detail}")
-    return EXIT_OK if all(r.healthy for r in results) else EXIT_UNHEALTHY
+    healthy = all(r.healthy for r in results)
+    if results[0].healthy:
+        healthy = _pipeline(settings) and healthy
+    return EXIT_OK if healthy else EXIT_UNHEALTHY
+
+
+def _pipeline(settings: Settings) -> bool:
+    """Print each process's and each stage's state; whether all are healthy."""
+    import psycopg
+
+    from projections.views import pipeline
+
+    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+        report = pipeline(conn, settings)
+    for finding in report.findings:
+        mark = "ok  " if finding.healthy else "FAIL"
+        print(f"{'pipeline':<11} {mark} {finding.part}  {finding.detail}")
+    return report.healthy
 
 
 def _demo(settings: Settings, _: argparse.Namespace) -> int:

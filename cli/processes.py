@@ -7,10 +7,13 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from ledger.health import Health
 from ledger.settings import Settings
 
 log = logging.getLogger("ledger")
@@ -83,6 +86,18 @@ def serve_metrics(registry: CollectorRegistry, settings: Settings) -> None:
         )
 
 
+@contextmanager
+def beating(settings: Settings, health: Health) -> Iterator[None]:
+    """Write ``health`` where ``ledger doctor`` and ``/readyz`` read it, while it runs."""
+    from ledger.heartbeat import Heartbeat
+
+    heartbeat = Heartbeat(settings.database_url, health).start()
+    try:
+        yield
+    finally:
+        heartbeat.stop()
+
+
 def run_ingest(settings: Settings) -> int:
     from consumers.ingest import IngestWorker
     from ledger.writing import WritePath
@@ -93,7 +108,8 @@ def run_ingest(settings: Settings) -> int:
     serve_metrics(worker.metrics.registry, settings)
     settle_memory()
     try:
-        worker.run(stop)
+        with beating(settings, worker.health):
+            worker.run(stop)
     finally:
         write_path.close()
     return 0
@@ -109,7 +125,8 @@ def run_publisher(settings: Settings) -> int:
     serve_metrics(publisher.metrics.registry, settings)
     settle_memory()
     try:
-        publisher.run(stop)
+        with beating(settings, publisher.health):
+            publisher.run(stop)
     finally:
         ledger.close()
     return 0
@@ -118,7 +135,9 @@ def run_publisher(settings: Settings) -> int:
 def run_projector(settings: Settings) -> int:
     from projections.runner import run_projections
 
-    run_projections(settings, stop_on_signals(), ready=settle_memory)
+    health = Health("project")
+    with beating(settings, health):
+        run_projections(settings, stop_on_signals(), ready=settle_memory, health=health)
     return 0
 
 
@@ -127,9 +146,11 @@ def run_sealer(settings: Settings) -> int:
 
     stop = stop_on_signals()
     sealer = Sealer.from_settings(settings)
+    health = Health("seal")
     log.info("sealer signing tree heads every %.1f s", settings.seal_interval_seconds)
     try:
-        sealer.run(stop, settings.seal_interval_seconds)
+        with beating(settings, health):
+            sealer.run(stop, settings.seal_interval_seconds, health)
     finally:
         sealer.close()
     return 0
@@ -140,12 +161,13 @@ def run_api(settings: Settings) -> int:
 
     from api.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        access_log=False,  # our middleware logs route templates, not identifiers in paths
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=5,  # open connections may not hold a shutdown forever
-    )
+    with beating(settings, Health("api")):
+        uvicorn.run(
+            create_app(settings),
+            host=settings.api_host,
+            port=settings.api_port,
+            access_log=False,  # our middleware logs route templates, not identifiers in paths
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=5,  # open connections may not hold a shutdown forever
+        )
     return 0

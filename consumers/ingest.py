@@ -30,6 +30,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from consumers.metrics import IngestMetrics
+from ledger.health import Health
 from ledger.incoming import Incoming, KafkaPosition, Outcome, Status
 from ledger.retry import RetryLoop
 from ledger.settings import Settings
@@ -126,7 +127,10 @@ class IngestWorker:
         self.metrics = IngestMetrics()
         self.topic = settings.topic_submissions
         self.incarnation: str | None = None
-        self.stuck: str | None = None  # what is stuck, while it is
+        self.health = Health("ingest")
+        self.metrics.stuck.set_function(lambda: 1 if self.health.stuck_on else 0)
+        self._lag: dict[TopicPartition, int] = {}
+        self._recovering = False
         self._in_flight: _PollBatch | None = None
         self._writer = _Writer(self._record)
         self.consumer = KafkaConsumer(
@@ -170,13 +174,7 @@ class IngestWorker:
         self.consumer.subscribe([self.topic], listener=_ResumeFromLedger(self))
         log.info("ingest worker consuming %s as group %s", self.topic, self.settings.ingest_group)
         self._writer.start()
-        loop = RetryLoop(
-            "ingest",
-            TRANSIENT,
-            on_failure=lambda _: self.metrics.transient_failures.inc(),
-            on_stuck=self._stuck,
-            on_recovered=self._recovered,
-        )
+        loop = RetryLoop("ingest", TRANSIENT, self.health, on_failure=self._failed)
         try:
             loop.run(lambda: self._process(self.consumer.poll(timeout_ms=500)), stop)
             self.drain()
@@ -184,13 +182,11 @@ class IngestWorker:
             self._writer.stop()
             self.close()
 
-    def _stuck(self, what: str) -> None:
-        self.stuck = what
-        self.metrics.stuck.set(1)
-
-    def _recovered(self) -> None:
-        self.stuck = None
-        self.metrics.stuck.set(0)
+    def _failed(self, _: BaseException) -> None:
+        self.metrics.transient_failures.inc()
+        # Until a poll is recorded again, each is recorded before the next is taken, so
+        # a failure is met in the step that caused it and the back-off grows.
+        self._recovering = True
 
     def _process(self, polled: Polled) -> float:
         """Assess one poll while the previous one is being written, then hand it over.
@@ -212,9 +208,9 @@ class IngestWorker:
             in_flight = None
         try:
             batch = self._assess(polled)
-        except TRANSIENT:
+        except Exception:
             # This poll is taken from the consumer but not written: rewind it too (with
-            # the poll in flight, if that failed as well).
+            # the poll in flight, if that failed as well), whatever went wrong.
             if in_flight is None or self._finish(in_flight, also=polled):
                 self._rewind([polled], to_tracked=False)
             raise
@@ -222,6 +218,8 @@ class IngestWorker:
             return 0.0
         self._in_flight = batch
         self._writer.submit(batch)
+        if self._recovering:
+            self.drain()
         return 0.0
 
     def drain(self) -> None:
@@ -253,6 +251,8 @@ class IngestWorker:
         # Durable now (dead letters are published from the stored refusals).
         self._commit_offsets({tp: records[-1].offset + 1 for tp, records in batch.polled.items()})
         self.stats.last_commit = time.time()
+        self.health.progressed(backlog=sum(self._lag.values()))
+        self._recovering = False
         return True
 
     def _rewind(self, polls: list[Polled], *, to_tracked: bool) -> None:
@@ -312,6 +312,7 @@ class IngestWorker:
             highwater = batch.highwater.get(tp)
             if highwater is not None:
                 lag = highwater - records[-1].offset - 1
+                self._lag[tp] = lag
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
         log.debug(
             "partitions %s: %d appended, %d duplicates, %d refused, %.1f ms",

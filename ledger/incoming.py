@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ledger.positions import stream_name
 from ledger.refusals import Refusal
 
 KAFKA, HTTP, DIRECT = "kafka", "http", "direct"
@@ -30,10 +31,6 @@ class KafkaPosition:
     def stream(self) -> str:
         """The name the ledger tracks this partition's position under."""
         return stream_name(self.topic, self.incarnation, self.partition)
-
-
-def stream_name(topic: str, incarnation: str, partition: int) -> str:
-    return f"kafka:{topic}@{incarnation}:{partition}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ledger.health import Health
+
 log = logging.getLogger("ledger.retry")
 
 FIRST_WAIT = 0.1
@@ -52,46 +54,53 @@ class Backoff:
 class RetryLoop:
     """Runs ``step`` until ``stop`` is set, retrying transient failures with back-off.
 
-    ``step`` returns the seconds to idle before its next call (0: at once). ``on_failure``
-    runs after each transient failure (e.g. to drop a broken producer); ``on_stuck`` is
-    called with a description once failures reach the stuck threshold, and
-    ``on_recovered`` once a step succeeds again after that.
+    ``step`` returns the seconds to idle before its next call (0: at once). A
+    ``transient`` failure is logged in a line; any other exception (``faults``: a fault
+    of the ledger's own, or one input it cannot get past) with its traceback, but it is
+    retried the same way: no step can end the process, and one that keeps failing is
+    reported as stuck instead. ``on_failure`` runs after each failure (e.g. to drop a
+    broken producer); ``health`` is told when the loop is stuck, and when it recovers.
     """
 
     name: str
     transient: tuple[type[BaseException], ...]
+    health: Health | None = None
     backoff: Backoff = field(default_factory=Backoff)
     on_failure: Callable[[BaseException], None] | None = None
-    on_stuck: Callable[[str], None] | None = None
-    on_recovered: Callable[[], None] | None = None
+    faults: tuple[type[BaseException], ...] = (Exception,)
 
     def run(self, step: Callable[[], float], stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 idle = step()
             except self.transient as exc:
-                self._failed(exc, stop)
+                self._failed(exc, stop, expected=True)
                 continue
-            if self.backoff.stuck and self.on_recovered is not None:
-                self.on_recovered()
+            except self.faults as exc:
+                self._failed(exc, stop, expected=False)
+                continue
             failures = self.backoff.succeeded()
             if failures >= self.backoff.stuck_after:
                 log.warning("%s recovered after %d failed attempts", self.name, failures)
+                if self.health is not None:
+                    self.health.recovered()
             if idle > 0:
                 stop.wait(idle)
 
-    def _failed(self, exc: BaseException, stop: threading.Event) -> None:
+    def _failed(self, exc: BaseException, stop: threading.Event, *, expected: bool) -> None:
         wait = self.backoff.failed()
         what = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        if not expected:
+            log.exception("%s failed unexpectedly; retrying in %.1f s", self.name, wait)
         if self.on_failure is not None:
             self.on_failure(exc)
         if self.backoff.failures == self.backoff.stuck_after:
-            detail = f"{self.name} failed {self.backoff.failures} times in a row ({what})"
+            detail = f"failed {self.backoff.failures} times in a row ({what})"
             log.error("%s is stuck; still retrying every %.0f s: %s", self.name, wait, detail)
-            if self.on_stuck is not None:
-                self.on_stuck(detail)
-        elif self.backoff.stuck:
+            if self.health is not None:
+                self.health.stuck(detail)
+        elif expected and self.backoff.stuck:
             log.warning("%s still failing (%d times): %s", self.name, self.backoff.failures, what)
-        else:
+        elif expected:
             log.warning("%s failed, retrying in %.1f s: %s", self.name, wait, what)
         stop.wait(wait)

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    Tracking,
+)
 
 from ledger.application import KEY_EVENT_TYPES, Ledger
 from ledger.catalogue import Submission
@@ -32,11 +39,11 @@ from ledger.incoming import (
     KafkaPosition,
     Outcome,
     Status,
-    stream_name,
 )
 from ledger.intake import Intake
 from ledger.keyring import Keyring
 from ledger.persistence import legacy_stream_name
+from ledger.positions import stream_name
 from ledger.recording import BatchOutcome
 from ledger.refusals import (
     MAX_DETAIL_CHARS,
@@ -56,6 +63,11 @@ TRANSIENT = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg
 # Another writer recorded what a batch builds on at the same moment (a resend, or an
 # event of the same aggregate): the batch is applied again on what is there now.
 CONFLICTS = (IntegrityError, psycopg.IntegrityError)
+# The database refuses a value it was given: one submission's fault.
+DATA_FAULTS = (DataError, psycopg.DataError)
+# The database refuses everything (a table missing, a privilege revoked...), not one
+# submission: nothing is refused for it; the batch waits, and the retry loop reports it.
+DATABASE_FAULTS = (PersistenceError, psycopg.Error)
 RACE_ATTEMPTS = 3
 # Kafka's "no topic id" (a broker from before topic ids): then the ledger's epoch.
 _NO_TOPIC_ID = frozenset({"", "00000000-0000-0000-0000-000000000000", "AAAAAAAAAAAAAAAAAAAAAA"})
@@ -216,13 +228,12 @@ class WritePath:
                     assessed.trackings,
                     refusal_for=lambda n, refusal: self._refused_at_record(assessed, n, refusal),
                 )
-            except TRANSIENT as exc:
-                raise Unavailable(f"the ledger's database is unavailable: {exc}") from exc
             except CONFLICTS:
                 if assessed.trackings and self._already_recorded(assessed):
                     raise AlreadyRecorded from None
                 continue
-            except Exception:
+            except Exception as exc:  # sorted: the database's fault, or one submission's
+                _raise_unless_one_submissions_fault(exc)
                 log.exception(
                     "a batch of %d could not be recorded; one at a time", len(assessed.items)
                 )
@@ -237,10 +248,10 @@ class WritePath:
         )
 
     def _record_one_by_one(self, assessed: Assessed) -> list[Outcome]:
-        """Record each submission in a transaction of its own; one the database will not
-        take is refused (``unprocessable``). The batch's refusals and Kafka positions go
-        last: a crash before them replays the batch, and what was recorded is then a
-        duplicate of itself."""
+        """Record each submission in a transaction of its own; one whose values the
+        database will not take is refused (``unprocessable``). The batch's refusals and
+        Kafka positions go last: a crash before them replays the batch, and what was
+        recorded is then a duplicate of itself."""
         combined = BatchOutcome()
         refusals = dict(assessed.refusals)
         for number, submission in enumerate(assessed.submissions):
@@ -259,17 +270,14 @@ class WritePath:
         late = [r for i, r in refusals.items() if i not in assessed.refusals]
         try:
             self.ledger.record_batch([], [*assessed.refusals.values(), *late], assessed.trackings)
-        except TRANSIENT as exc:
-            raise Unavailable(f"the ledger's database is unavailable: {exc}") from exc
         except CONFLICTS:
             if assessed.trackings and self._already_recorded(assessed):
                 raise AlreadyRecorded from None
-            raise Unavailable(
-                "the batch's refusals and positions conflict with the ledger's"
-            ) from None
-        except Exception as exc:
+            raise Unavailable("the batch's positions conflict with the ledger's") from None
+        except Exception as exc:  # reported by the caller's retry loop
+            _raise_unless_one_submissions_fault(exc)
             log.exception("the refusals and positions of a batch could not be recorded")
-            raise Unavailable(f"the batch's refusals could not be recorded: {exc}") from exc
+            raise Unavailable(f"the batch's refusals could not be recorded: {exc!r}") from exc
         return self._outcomes(assessed, combined, refusals)
 
     def _record_alone(
@@ -283,11 +291,10 @@ class WritePath:
                         assessed, number, refusal
                     ),
                 )
-            except TRANSIENT as exc:
-                raise Unavailable(f"the ledger's database is unavailable: {exc}") from exc
             except CONFLICTS:
                 continue
-            except Exception:
+            except Exception as exc:  # this submission is refused, the rest go on
+                _raise_unless_one_submissions_fault(exc)
                 log.exception("a submission could not be recorded; refused, kept")
                 return None
         return None
@@ -354,6 +361,16 @@ class WritePath:
             for p in range(partitions)
         }
         return recorder.rename_positions(renames)
+
+
+def _raise_unless_one_submissions_fault(exc: Exception) -> None:
+    """Raise :class:`Unavailable` for a fault of the database (away, or refusing
+    everything); return for one that a submission's content can cause (a value the
+    database refuses, or a fault of the ledger's own code on that input)."""
+    if isinstance(exc, TRANSIENT):
+        raise Unavailable(f"the ledger's database is unavailable: {exc}") from exc
+    if isinstance(exc, DATABASE_FAULTS) and not isinstance(exc, DATA_FAULTS):
+        raise Unavailable(f"the ledger's database refuses to record: {exc}") from exc
 
 
 def _refusal_of(row: RefusalRecord) -> Refusal:

@@ -19,6 +19,7 @@ from psycopg import Cursor
 
 from ledger.catalogue import DATA_SHARED
 from ledger.domain.access import DataAccess
+from ledger.domain.anomaly import ResendConflict
 from ledger.domain.registry import Service
 from ledger.domain.sharing import DataShare
 from projections.agreements import AgreementsProjection, in_force, terms_at
@@ -52,6 +53,7 @@ class FindingsProjection(Projection):
     topics = (
         get_topic(DataShare.Recorded),
         get_topic(DataAccess.Recorded),
+        get_topic(ResendConflict.Recorded),
         get_topic(Service.Registered),
         *AgreementsProjection.topics,
         *ConsentProjection.topics,
@@ -94,12 +96,26 @@ class FindingsProjection(Projection):
                 curs,
                 position,
                 rule,
-                event,
+                event.occurred_at,
                 event.organisation,
                 None,
                 len(event.subject_keys),
                 detail,
             )
+
+    @apply.register
+    def _(self, event: ResendConflict.Recorded, position: int, curs: Cursor[Any]) -> None:
+        detail = {"source": event.source, "event_id": event.event_id}
+        self._raise(
+            curs,
+            position,
+            "conflicting-resend",
+            event.received_at,
+            event.organisation,
+            None,
+            0,
+            detail,
+        )
 
     @apply.register
     def _(self, event: DataShare.Recorded, position: int, curs: Cursor[Any]) -> None:
@@ -130,7 +146,7 @@ class FindingsProjection(Projection):
                 curs,
                 position,
                 coverage.problem,
-                event,
+                event.occurred_at,
                 event.sender,
                 event.recipient,
                 count,
@@ -144,7 +160,7 @@ class FindingsProjection(Projection):
                     curs,
                     position,
                     "no-consent",
-                    event,
+                    event.occurred_at,
                     event.sender,
                     event.recipient,
                     without,
@@ -153,7 +169,14 @@ class FindingsProjection(Projection):
         opted_out = self._opted_out(curs, keys, event.sender, purpose) if keys else 0
         if opted_out:
             self._raise(
-                curs, position, "opted-out", event, event.sender, event.recipient, opted_out, share
+                curs,
+                position,
+                "opted-out",
+                event.occurred_at,
+                event.sender,
+                event.recipient,
+                opted_out,
+                share,
             )
         self._match_receipt(curs, position, event, count, share)
 
@@ -212,7 +235,14 @@ class FindingsProjection(Projection):
         ).fetchone()
         if not matched and registered and registered[0] == 2:
             self._raise(
-                curs, position, "no-receipt", event, event.sender, event.recipient, count, share
+                curs,
+                position,
+                "no-receipt",
+                event.occurred_at,
+                event.sender,
+                event.recipient,
+                count,
+                share,
             )
 
     def _raise(
@@ -220,7 +250,7 @@ class FindingsProjection(Projection):
         curs: Cursor[Any],
         position: int,
         rule: str,
-        event: Any,
+        occurred_at: Any,
         organisation: str,
         counterpart: str | None,
         subjects: int,
@@ -234,7 +264,7 @@ class FindingsProjection(Projection):
             (
                 position,
                 rule,
-                event.occurred_at,
+                occurred_at,
                 organisation,
                 counterpart,
                 subjects,

@@ -20,6 +20,9 @@ RULES = {
     "no-purpose": "A record was accessed with no stated purpose",
     "break-glass": "A record was accessed in an emergency (break-glass)",
     "no-receipt": "A share reported by the sender has no matching receipt from the recipient",
+    "conflicting-resend": (
+        "A service sent other content under an event id it had already used (refused)"
+    ),
 }
 
 # Purpose codes services use when they have none to state.

@@ -21,9 +21,12 @@ from functools import partial, singledispatchmethod
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
+from ledger.health import Health
+from ledger.retry import RetryLoop
 from ledger.settings import Settings
 from projections.view import Projection, lock_views, tracked_positions, write_trackings
 from projections.views import all_projections
@@ -34,7 +37,6 @@ Handler = Callable[[Any, int, Any], None]
 
 BATCH = 2000
 IDLE_POLL_SECONDS = 0.2  # fallback when no NOTIFY arrives
-RETRY_SECONDS = 1.0
 
 
 class LogReader:
@@ -206,19 +208,32 @@ def prepare_views(settings: Settings, projections: Sequence[Projection] | None =
                 )
 
 
+# Failures that pass: the database or a connection to it is away.
+DATABASE_AWAY = (psycopg.OperationalError, psycopg.InterfaceError, OperationalError, InterfaceError)
+
+
 def _listen(
     settings: Settings, channel: str, wake: Callable[[], None], stop: threading.Event
 ) -> None:
-    while not stop.is_set():
-        try:
-            with psycopg.connect(settings.database_url, autocommit=True) as conn:
-                conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
-                while not stop.is_set():
-                    for _ in conn.notifies(timeout=0.1, stop_after=1):
-                        wake()
-        except psycopg.OperationalError:
-            log.warning("lost the notification channel; polling until it is back")
-            stop.wait(RETRY_SECONDS)
+    """Wake the views whenever the ledger commits (NOTIFY); polling covers a gap."""
+    held: list[psycopg.Connection[Any]] = []
+
+    def step() -> float:
+        if not held:
+            conn = psycopg.connect(settings.database_url, autocommit=True)
+            conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
+            held.append(conn)
+        for _ in held[0].notifies(timeout=0.1, stop_after=1):
+            wake()
+        return 0.0
+
+    def lost(_: BaseException) -> None:
+        log.warning("lost the notification channel; polling until it is back")
+        while held:
+            held.pop().close()
+
+    RetryLoop("notification listener", DATABASE_AWAY, on_failure=lost).run(step, stop)
+    lost(ConnectionError())
 
 
 def _follow(
@@ -227,20 +242,31 @@ def _follow(
     ledger: Ledger,
     wake: threading.Event,
     stop: threading.Event,
+    health: Health,
 ) -> None:
+    """Apply the ledger to ``projections`` until ``stop``; nothing ends this but stop:
+    a failure is retried with back-off, and reported as stuck when it goes on."""
     reader = LogReader(ledger)
-    while not stop.is_set():
-        try:
-            with connect(settings) as conn:
-                runner = ViewRunner(projections, reader, conn)
-                while not stop.is_set():
-                    wake.clear()
-                    runner.catch_up(stop)
-                    wake.wait(IDLE_POLL_SECONDS)
-        except psycopg.OperationalError as exc:
-            names = ", ".join(p.name for p in projections)
-            log.warning("views %s lost their database connection (%s); retrying", names, exc)
-            stop.wait(RETRY_SECONDS)
+    held: list[tuple[psycopg.Connection[Any], ViewRunner]] = []
+
+    def step() -> float:
+        if not held:
+            conn = connect(settings)
+            held.append((conn, ViewRunner(projections, reader, conn)))
+        wake.clear()
+        held[0][1].catch_up(stop)
+        health.progressed()
+        wake.wait(IDLE_POLL_SECONDS)
+        return 0.0
+
+    def failed(_: BaseException) -> None:
+        while held:
+            conn, _runner = held.pop()
+            conn.close()
+
+    names = ", ".join(p.name for p in projections)
+    RetryLoop(f"views {names}", DATABASE_AWAY, health, on_failure=failed).run(step, stop)
+    failed(ConnectionError())
 
 
 def run_projections(
@@ -248,9 +274,11 @@ def run_projections(
     stop: threading.Event,
     projections: Sequence[Projection] | None = None,
     ready: Callable[[], None] | None = None,
+    health: Health | None = None,
 ) -> None:
     """Follow the ledger and keep every view up to date until ``stop`` is set;
-    ``ready`` is called once everything is set up, before the views start."""
+    ``ready`` is called once everything is set up, before the views start; ``health``
+    says how they are doing."""
     chosen = list(projections or all_projections())
     prepare_views(settings, chosen)
     ledger = Ledger.from_settings(settings)
@@ -260,7 +288,10 @@ def run_projections(
     wake_all = wake.set
     threads = [
         threading.Thread(
-            target=_follow, args=(settings, chosen, ledger, wake, stop), name="views", daemon=True
+            target=_follow,
+            args=(settings, chosen, ledger, wake, stop, health or Health("project")),
+            name="views",
+            daemon=True,
         )
     ]
     channel = getattr(ledger.recorder, "channel_name", None)

@@ -38,7 +38,10 @@ from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ledger.application import Ledger
+from ledger.health import Health
 from ledger.keyring import Keyring
+from ledger.leadership import Leadership
+from ledger.positions import outbox_name
 from ledger.retry import RetryLoop
 from ledger.settings import Settings
 from ledger.writing import TRANSIENT as DATABASE_AWAY
@@ -47,6 +50,8 @@ log = logging.getLogger("ledger.outbox")
 
 BATCH = 500
 PUBLISHER_LOCK_KEY = 0x5E1A7
+IDLE_SECONDS = 0.05  # nothing to publish: look again this soon
+STANDBY_SECONDS = 1.0  # another publisher leads: ask again this often
 # What one record may take on the wire: Kafka's default producer and broker limit.
 MAX_RECORD_BYTES = 1_048_576
 
@@ -122,10 +127,6 @@ class Outbox(Protocol):
     topic: str
 
     def fetch(self, after: int, limit: int) -> Sequence[Outgoing]: ...
-
-
-def outbox_tracking_name(topic: str) -> str:
-    return f"outbox:{topic}"
 
 
 def _subject_key(notification: Notification) -> bytes:
@@ -214,8 +215,9 @@ class OutboxPublisher:
         self.producer: KafkaProducer | None = None
         self.published = 0
         self.skipped = 0
-        self.stuck: str | None = None
+        self.health = Health("publish")
         self.metrics = OutboxMetrics()
+        self.metrics.stuck.set_function(lambda: 1 if self.health.stuck_on else 0)
 
     def _producer(self) -> KafkaProducer:
         # Recreated after any failure: after a broker restart an idempotent producer's
@@ -233,7 +235,7 @@ class OutboxPublisher:
         return self.producer
 
     def position(self, topic: str | None = None) -> int:
-        name = outbox_tracking_name(topic or self.settings.topic_events)
+        name = outbox_name(topic or self.settings.topic_events)
         return self.ledger.recorder.max_tracking_id(name) or 0  # type: ignore[attr-defined]
 
     def publish(self, topic: str, batch: Sequence[Outgoing]) -> None:
@@ -270,7 +272,7 @@ class OutboxPublisher:
         for item, why in sorted(skipped, key=lambda s: s[0].position):
             self._skip(topic, item.position, why)
         self.ledger.recorder.insert_tracking(  # type: ignore[attr-defined]
-            Tracking(outbox_tracking_name(topic), batch[-1].position)
+            Tracking(outbox_name(topic), batch[-1].position)
         )
         self.published += len(batch) - len(skipped)
         self.metrics.published.labels(topic).inc(len(batch) - len(skipped))
@@ -290,47 +292,37 @@ class OutboxPublisher:
             if batch:
                 self.publish(outbox.topic, batch)
                 sent += len(batch)
-        return 0.0 if sent else self.idle_wait
-
-    idle_wait = 0.05
+        self.health.progressed()
+        return 0.0 if sent else IDLE_SECONDS
 
     def run(self, stop: threading.Event) -> None:
-        with self.ledger.recorder.datastore.get_connection() as leader:  # type: ignore[attr-defined]
-            # One active publisher at a time; others wait as hot standbys.
-            while not stop.is_set():
-                row = leader.execute(
-                    "SELECT pg_try_advisory_lock(%s) AS won", (PUBLISHER_LOCK_KEY,)
-                ).fetchone()
-                if row and row["won"]:
-                    break
-                stop.wait(1.0)
-            try:
-                log.info("publishing to %s", ", ".join(o.topic for o in self.outboxes))
-                self._loop().run(self.run_once, stop)
-            finally:
-                self.close_producer()
-                leader.execute("SELECT pg_advisory_unlock(%s)", (PUBLISHER_LOCK_KEY,))
+        """Publish while this process leads (one active publisher at a time; others
+        wait as hot standbys), until ``stop`` is set."""
+        leadership = Leadership(self.settings.database_url, PUBLISHER_LOCK_KEY, "outbox publisher")
 
-    def _loop(self) -> RetryLoop:
+        def step() -> float:
+            if not leadership.held():
+                self.health.progressed()  # a standby is waiting, not stalled
+                return STANDBY_SECONDS
+            return self.run_once()
+
         def failed(_: BaseException) -> None:
             self.metrics.transient_failures.inc()
             self.close_producer()
+            leadership.lost()  # a broken database connection took the lock with it
 
-        def stuck(what: str) -> None:
-            self.stuck = what
-            self.metrics.stuck.set(1)
-
-        def recovered() -> None:
-            self.stuck = None
-            self.metrics.stuck.set(0)
-
-        return RetryLoop(
+        log.info("publishing to %s", ", ".join(o.topic for o in self.outboxes))
+        loop = RetryLoop(
             "outbox publisher",
             (KafkaError, *DATABASE_AWAY),
+            self.health,
             on_failure=failed,
-            on_stuck=stuck,
-            on_recovered=recovered,
         )
+        try:
+            loop.run(step, stop)
+        finally:
+            self.close_producer()
+            leadership.release()
 
     def close_producer(self) -> None:
         if self.producer is not None:

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ledger.health import Health
 from ledger.keyring import Keyring
 from ledger.merkle import MerkleFrontier
+from ledger.retry import RetryLoop
 from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.checkpoint import LogSigner, SignedTreeHead
@@ -117,17 +119,19 @@ class Sealer:
             log.info("sealed %d leaves; tree size %d", len(rows), frontier.size)
         return len(rows), head
 
-    def run(self, stop: threading.Event, interval: float) -> None:
-        """Seal every ``interval`` seconds until ``stop`` is set; survive database outages."""
-        failures = 0
-        while not stop.is_set():
-            try:
-                self.seal()
-                failures = 0
-            except psycopg.OperationalError as exc:
-                failures += 1
-                log.warning("sealing failed (%s); retrying", exc)
-                self.close()
-                stop.wait(min(0.5 * 2**failures, 10))
-                continue
-            stop.wait(interval)
+    def run(self, stop: threading.Event, interval: float, health: Health | None = None) -> None:
+        """Seal every ``interval`` seconds until ``stop`` is set; a failure (the database
+        away) is retried with back-off, and reported as stuck when it goes on."""
+
+        def step() -> float:
+            self.seal()
+            if health is not None:
+                health.progressed()
+            return interval
+
+        RetryLoop(
+            "sealer",
+            (psycopg.OperationalError, psycopg.InterfaceError),
+            health,
+            on_failure=lambda _: self.close(),
+        ).run(step, stop)

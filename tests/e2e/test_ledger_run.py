@@ -178,6 +178,11 @@ def test_doctor_reports_every_part_healthy(running: Running) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "postgresql  ok" in result.stdout and "kafka       ok" in result.stdout
     assert "secret      ok   dev secret in " in result.stdout
+    for stage in ("ingest", "sealer", "outbox publisher", "views"):
+        assert f"pipeline    ok   {stage}" in result.stdout
+    ready = get_json(f"{running.api}/readyz")
+    assert ready["status"] == "ok"
+    assert {c["part"].split("@")[0] for c in ready["checks"]} >= {"ingest", "publish", "seal"}
 
 
 def test_ctrl_c_stops_every_process_it_started(running: Running) -> None:
@@ -204,3 +209,37 @@ def test_a_killed_supervisor_leaves_no_orphans(tmp_path: Path) -> None:
         assert gone(started, timeout=20) == []
     finally:
         stop_ledger(running)
+
+
+def test_a_second_run_on_the_same_home_records_what_is_sent_to_it(tmp_path: Path) -> None:
+    """The embedded broker forgets its topics between runs; the ledger does not forget
+    their old offsets: the second run must still take every new record."""
+    from ledger_emitter import KafkaTransport
+
+    from ledger.catalogue import DATA_ACCESSED
+    from tests.support.acknowledged import demo_emitter
+    from tests.support.ledger import access_data
+
+    home = tmp_path / "home"
+    first = start_ledger(home)
+    os.killpg(first.proc.pid, signal.SIGINT)  # Ctrl-C
+    assert first.proc.wait(timeout=60) == 0
+
+    again = start_ledger(home)  # `make run` again: the demo runs again
+    try:
+        assert any("Demo data loaded" in line for line in again.lines)
+        emitter = demo_emitter(home)
+        emitter.transport = KafkaTransport(
+            f"127.0.0.1:{again.env['LEDGER_EMBEDDED_KAFKA_PORT']}", "ledger.submissions"
+        )
+        timeline = f"{again.api}/v1/citizens/nhs-number:9434765919/timeline"
+        before = len(get_json(timeline, demo_token(again, "ALEX"))["entries"])
+        sent = time.monotonic()
+        emitter.emit(DATA_ACCESSED, access_data("9434765919"), event_id="after-the-second-run")
+        emitter.transport.flush()
+        while len(get_json(timeline, demo_token(again, "ALEX"))["entries"]) == before:
+            assert time.monotonic() - sent < 2.0, "not in the timeline within 2 s"
+            time.sleep(0.05)
+        assert ledger_cli(again, "doctor").returncode == 0
+    finally:
+        stop_ledger(again)

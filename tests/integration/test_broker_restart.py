@@ -93,7 +93,7 @@ def test_an_ingest_worker_reads_a_broker_that_came_back_empty_as_a_new_topic(
             lambda: progress(settings, new) == len(stream.records), 90, "the new topic, whole"
         )
         assert worker.incarnation == new != first_life
-        assert worker.stuck is None
+        assert worker.health.stuck_on is None
     ids, refusals = ledger_contents(settings)
     assert sorted(ids) == sorted(stream.valid_ids)  # each event once, the resent ones too
     in_new_life = "SELECT count(*) FROM ledger_refusals WHERE topic_incarnation = %s"

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from ledger_emitter import Emitter, KafkaTransport, canonical
 
 from ledger.application import Ledger
@@ -16,6 +15,7 @@ from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
 from tests.support.ledger import (
     access_data,
+    dead_letters,
     register_dwp,
     running_publisher,
     running_worker,
@@ -39,25 +39,6 @@ def emitter(settings: Settings) -> Iterator[Emitter]:
     emitter.transport = transport
     yield emitter
     transport.close()
-
-
-def dead_letters(settings: Settings, expected: int) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(settings.topic_rejected, p) for p in range(settings.partitions)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    found: list[tuple[bytes, dict[str, bytes]]] = []
-    wait_until(
-        lambda: (
-            found.extend(
-                (r.value, dict(r.headers)) for rs in consumer.poll(500).values() for r in rs
-            )
-            or len(found) >= expected
-        ),
-        what="dead letters",
-    )
-    consumer.close()
-    return found
 
 
 def test_a_signed_access_is_recorded_once_with_its_partition_and_offset(

@@ -74,7 +74,7 @@ def test_a_topic_created_anew_is_read_from_its_beginning_and_its_refusals_kept_a
 
     with running_worker(reborn) as worker:
         wait_until(lambda: _recorded(reborn, "second-run"), 30, "the second run's access")
-        assert worker.stuck is None
+        assert worker.health.stuck_on is None
     assert scalar(reborn.database_url, "SELECT count(*) FROM ledger_refusals") == 2
     lives = "SELECT count(DISTINCT topic_incarnation) FROM ledger_refusals"
     assert scalar(reborn.database_url, lives) == 2  # the same offset, in two lives of a topic

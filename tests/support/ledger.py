@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import psycopg
+from kafka import KafkaConsumer, TopicPartition
 from ledger_emitter import Emitter, SigningKey
 
 from consumers.ingest import IngestWorker
@@ -95,6 +96,23 @@ def running_worker(settings: Settings) -> AbstractContextManager[IngestWorker]:
 def running_publisher(settings: Settings) -> AbstractContextManager[OutboxPublisher]:
     """A real outbox publisher: ledger events and dead letters to their topics."""
     return _running(settings, lambda ledger: OutboxPublisher(settings, ledger), "outbox publisher")
+
+
+def dead_letters(settings: Settings, expected: int) -> list[tuple[bytes, dict[str, bytes]]]:
+    """(value, headers) of the records on the dead-letter topic, once there are enough."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(settings.topic_rejected, p) for p in range(settings.partitions)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    found: list[tuple[bytes, dict[str, bytes]]] = []
+
+    def polled() -> bool:
+        found.extend((r.value, dict(r.headers)) for rs in consumer.poll(500).values() for r in rs)
+        return len(found) >= expected
+
+    wait_until(polled, what="dead letters")
+    consumer.close()
+    return found
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:

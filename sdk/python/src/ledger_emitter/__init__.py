@@ -14,7 +14,7 @@ must run without (``tests/unit/test_layers.py`` and its own tests check).
 from ledger_emitter.emitter import Emitter, Transport, stable_id
 from ledger_emitter.http_transport import HttpTransport, Receipt, Refused
 from ledger_emitter.jcs import canonical
-from ledger_emitter.kafka_transport import KafkaTransport
+from ledger_emitter.kafka_transport import Delivered, KafkaTransport, NotDelivered
 from ledger_emitter.ordering import ORDERING, partition_key
 from ledger_emitter.signing import (
     KEY_ID_ATTR,
@@ -30,9 +30,11 @@ __all__ = [
     "KEY_ID_ATTR",
     "ORDERING",
     "SIGNATURE_ATTR",
+    "Delivered",
     "Emitter",
     "HttpTransport",
     "KafkaTransport",
+    "NotDelivered",
     "Receipt",
     "Refused",
     "SigningKey",
