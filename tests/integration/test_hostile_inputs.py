@@ -127,7 +127,7 @@ def test_garbage_through_kafka_is_refused_and_stored_and_the_next_event_recorded
             lambda: scalar(settings.database_url, REFUSALS, "kafka") == sent,
             what="every garbage record refused",
         )
-        assert thread.is_alive() and worker.stuck is None
+        assert thread.is_alive() and worker.health.stuck_on is None
 
     assert sum(stable_reasons(settings).values()) == sent
     assert scalar(settings.database_url, QUOTES, WRONG_NHS_NUMBER) == 0
@@ -270,7 +270,7 @@ def test_every_generated_record_ends_as_one_event_or_one_refusal_and_the_worker_
         timeout=60,
         what="an event or a refusal for every record sent",
     )
-    assert feed.thread.is_alive() and feed.worker.stuck is None
+    assert feed.thread.is_alive() and feed.worker.health.stuck_on is None
     assert str(Reason.UNPROCESSABLE) not in feed.worker.stats.refused
     stable_reasons(feed.settings)
     for identifier in feed.carried:
