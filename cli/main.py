@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.admin",
     "cli.tokens",
     "cli.projections",
+    "cli.witness",
 )
 
 

@@ -207,6 +207,14 @@ class Ledger(Application[UUID]):
             found = self._directory.get(key_id)
         return found
 
+    def organisation_of(self, source: str) -> str | None:
+        """The organisation of a registered service (the registry is re-read if needed)."""
+        found = self._directory.organisation_of(source)
+        if found is None:
+            self.refresh_registry()
+            found = self._directory.organisation_of(source)
+        return found
+
     @property
     def registry_position(self) -> int:
         """How far into the log the key registry has read."""

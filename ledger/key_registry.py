@@ -33,6 +33,10 @@ class KeyDirectory:
     def get(self, key_id: str) -> RegisteredKey | None:
         return self.keys.get(key_id)
 
+    def organisation_of(self, source: str) -> str | None:
+        """The organisation of the registered service ``source``."""
+        return next((s.organisation for s in self._services.values() if s.source == source), None)
+
     def apply(self, event: Any) -> None:
         """Fold one registry event (events of other kinds are ignored)."""
         if isinstance(event, Service.Registered):

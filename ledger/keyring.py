@@ -44,6 +44,9 @@ class Keyring:
         self.secret_fingerprint = _derive(secret, b"fingerprint")
         self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
         self._seal_key = _derive(secret, b"seal")
+        # Salts of the commitments that stand for personal fields in what the verifiable
+        # log publishes (ledger.transparency.disclosure).
+        self.commitment_key = _derive(secret, b"commitment")
         self._box = nacl.secret.SecretBox(self._seal_key)
         self.log_signing_key = nacl.signing.SigningKey(
             log_signing_seed or _derive(secret, b"log-signing")

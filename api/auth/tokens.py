@@ -21,12 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ledger.keyring import Keyring
 from ledger.settings import Settings, SettingsError
-from ledger.subjects import InvalidIdentifier, SubjectId
+from ledger.subjects import ONE_LOGIN_PREFIX, InvalidIdentifier, SubjectId
 
 ROLES = ("citizen", "dsar-officer", "service", "auditor", "admin")
 DEV_ISSUER = "urn:ledger:dev-issuer"
 PRODUCTION_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
-ONE_LOGIN_SUBJECT = "urn:fdc:gov.uk:2022:"
 LEEWAY_SECONDS = 30  # clock skew between the issuer and us
 CACHE_SIZE = 10_000  # verified tokens remembered
 
@@ -91,11 +90,12 @@ class DevIssuer:
         audience: str | None = None,
         now: float | None = None,
     ) -> str:
-        """A signed token for one role; citizens name their linked identifiers."""
+        """A signed token for one role; citizens name their linked identifiers, which
+        the token carries in canonical form (:class:`InvalidIdentifier` if one is not)."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-        for subject in subjects:
-            SubjectId.from_text(subject)  # refuse a typo now, not at every request
+        # Refuse a typo now, not at every request.
+        linked = [str(SubjectId.from_text(subject)) for subject in subjects]
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -109,8 +109,8 @@ class DevIssuer:
         }
         if organisation:
             claims["org"] = organisation
-        if subjects:
-            claims["ledger_subjects"] = list(subjects)
+        if linked:
+            claims["ledger_subjects"] = linked
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
 
@@ -183,7 +183,7 @@ class TokenVerifier:
         keys: set[str] = set()
         linked = list(claims.get("ledger_subjects") or [])
         sub = str(claims["sub"])
-        if sub.startswith(ONE_LOGIN_SUBJECT):
+        if sub.startswith(ONE_LOGIN_PREFIX):
             linked.append(f"one-login:{sub}")
         for text in linked:
             try:

@@ -1,15 +1,19 @@
-"""The verifiable log: signed tree heads, checkpoints, inclusion and consistency proofs."""
+"""The verifiable log: signed tree heads, checkpoints, inclusion and consistency proofs
+(hashes only, for every role), and an event's disclosable form for whom may see it."""
 
 from __future__ import annotations
 
+import json
+from base64 import b64encode
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from api.auth.policy import Verifier
+from api.auth.policy import Verifier, forbidden
+from api.auth.tokens import Principal
 from api.problems import Problem
-from ledger.transparency.reader import LogLookupError, LogReader
+from ledger.transparency.reader import DisclosedEvent, LogLookupError, LogReader
 
 router = APIRouter(prefix="/v1/log", tags=["verifiable log"])
 
@@ -37,6 +41,25 @@ def key(request: Request) -> dict[str, str]:
         "key_id": log_key.key_id.hex(),
         "verifier_key": log_key.verifier_key,
         "algorithm": "Ed25519 (C2SP signed-note type 0x01)",
+    }
+
+
+@router.get("/tree-heads")
+def tree_heads(
+    request: Request,
+    _: Verifier,
+    after: Annotated[int, Query(ge=0, description="list sizes above this one")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
+) -> dict[str, Any]:
+    """Every tree size the log signed, smallest first, a page at a time: a verifier
+    walks them (``next``: the ``after`` of the next page, null at the end) instead of
+    probing sizes one by one."""
+    reader = _log(request)
+    page = reader.heads_after(after, limit + 1)
+    shown = page[:limit]
+    return {
+        "tree_heads": [signed.to_json(reader.key) for signed in shown],
+        "next": shown[-1].head.tree_size if len(page) > limit else None,
     }
 
 
@@ -103,3 +126,58 @@ def consistency_proof(
         return _log(request).consistency(first, second)
     except LogLookupError as exc:
         raise _problem(exc) from None
+
+
+@router.get(
+    "/events/{position}",
+    responses={
+        400: {"description": "An auditor or admin must give a reason"},
+        403: {"description": "This token may not see that event"},
+        404: {"description": "No event at that position"},
+    },
+)
+def event_content(
+    request: Request,
+    principal: Verifier,
+    position: Annotated[int, Path(ge=1, description="ledger position")],
+    reason: Annotated[
+        str | None,
+        Query(min_length=3, max_length=300, description="why (auditors and admins: kept)"),
+    ] = None,
+) -> dict[str, Any]:
+    """An event as the log shows it (its disclosable form: personal fields are salted
+    commitments) and the leaf input it is checked against, for whom may see it: the
+    citizen it concerns (with the openings of their own commitments), the services and
+    officers of the organisation that submitted it, and an auditor or admin who gives a
+    reason, which is kept."""
+    reader = _log(request)
+    try:
+        found = reader.event(position, openings_for=principal.subject_keys)
+    except LogLookupError as exc:
+        raise _problem(exc) from None
+    if principal.roles & {"auditor", "admin"}:
+        if reason is None:
+            raise Problem(
+                400, "reason-required", "Say why you need to see this event", "give ?reason="
+            )
+        role = "auditor" if "auditor" in principal.roles else "admin"
+        reader.record_disclosure(position, principal.subject, role, reason)
+    elif not _may_see(request, principal, found):
+        raise forbidden()
+    return {
+        "position": found.position,
+        "leaf_index": found.leaf_index,
+        "leaf_input": None if found.leaf_input is None else b64encode(found.leaf_input).decode(),
+        "disclosable": b64encode(found.content).decode(),
+        "event": json.loads(found.content),
+        "openings": [o.to_json() for o in found.openings if principal.subject_keys],
+    }
+
+
+def _may_see(request: Request, principal: Principal, found: DisclosedEvent) -> bool:
+    if principal.subject_keys & found.subject_keys:
+        return True  # the citizen it concerns
+    if principal.organisation is None or found.source is None:
+        return False
+    ledger = request.app.state.write_path.ledger
+    return bool(ledger.organisation_of(found.source) == principal.organisation)

@@ -33,7 +33,6 @@ from ledger.catalogue.consents import (
     OBJECTION_LIFTED,
     OBJECTION_SET,
 )
-from ledger.catalogue.ecma import pattern_keyword
 from ledger.catalogue.entry import (
     PREFIX,
     Change,
@@ -102,12 +101,10 @@ def _published_schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> jsonschema.protocols.Validator:
-    """The reference validator of a type (jsonschema), from its published schema file,
-    reading patterns as ECMA-262 does (``ledger.catalogue.ecma``)."""
+    """The reference validator of a type (jsonschema), from its published schema file."""
     schema = _published_schema(name)
     cls = jsonschema.validators.validator_for(schema)
-    ecma = jsonschema.validators.extend(cls, validators={"pattern": pattern_keyword})
-    return ecma(schema, format_checker=cls.FORMAT_CHECKER)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 @cache

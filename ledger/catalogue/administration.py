@@ -22,7 +22,7 @@ from ledger.catalogue.entry import (
     evidence,
     parse_instant,
 )
-from ledger.catalogue.vocabulary import array, obj, ref, text
+from ledger.catalogue.vocabulary import array, obj, ref, text, whole
 from ledger.domain import InvariantViolated
 from ledger.domain.registry import Organisation, Service
 from ledger.keyring import Keyring
@@ -37,15 +37,15 @@ KEY_REVOKED = PREFIX + "key-revoked.v1"
 Build = Callable[[Received, Keyring], Sequence[Change]]
 SOURCE = {
     "type": "string",
-    "pattern": "^[\\x21-\\x7e]{1,256}$",
+    "pattern": whole("[\\x21-\\x7e]{1,256}"),
     "description": "The service's source attribute",
 }
 PUBLIC_KEY = {
     "type": "string",
-    "pattern": "^[A-Za-z0-9_-]{43}$",
+    "pattern": whole("[A-Za-z0-9_-]{43}"),
     "description": "Ed25519 public key, base64url without padding",
 }
-KEY_ID = {"type": "string", "pattern": "^ed25519:[0-9a-f]{32}$"}
+KEY_ID = {"type": "string", "pattern": whole("ed25519:[0-9a-f]{32}")}
 
 
 def _public_key(text_: str) -> bytes:
@@ -174,7 +174,7 @@ TYPES = (
                         "event_types": array(
                             {
                                 "type": "string",
-                                "pattern": "^uk\\.gov\\.ledger\\.[a-z-]+\\.v[0-9]+$",
+                                "pattern": whole("uk\\.gov\\.ledger\\.[a-z-]+\\.v[0-9]+"),
                             },
                             1,
                             50,

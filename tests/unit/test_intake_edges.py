@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from ledger_emitter import canonical
 
-from ledger.catalogue.ecma import ecma_regex
 from ledger.refusals import Reason, Refusal
 from ledger.subjects import InvalidIdentifier, SubjectId
 from tests.support.hostile import KEY, step_of, story_intake, unsigned
@@ -99,12 +98,6 @@ def test_an_identifier_with_a_trailing_newline_is_not_that_identifier(
 ) -> None:
     with pytest.raises(InvalidIdentifier):
         SubjectId.parse(scheme, value)
-
-
-def test_a_dollar_in_a_pattern_is_the_end_of_the_text_outside_a_class_only() -> None:
-    pattern = ecma_regex(r"^[$]\$[^$]$")
-    assert pattern.search("$$x")
-    assert not pattern.search("$$x\n")
 
 
 @pytest.mark.parametrize("count", [2**31, 2**53 - 1, 1e21, 1e300])

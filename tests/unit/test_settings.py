@@ -71,6 +71,6 @@ def test_configured_addresses_are_kept() -> None:
 
 
 def test_the_largest_event_must_fit_one_kafka_record() -> None:
-    with pytest.raises(SettingsError, match="MAX_EVENT_BYTES must be 1024..524288"):
+    with pytest.raises(SettingsError, match=r"MAX_EVENT_BYTES must be 1024\.\.524288"):
         Settings.from_env({"LEDGER_MAX_EVENT_BYTES": "2000000"})
     assert Settings.from_env({"LEDGER_MAX_EVENT_BYTES": "524288"}).max_event_bytes == 524_288
