@@ -4,8 +4,10 @@ Each cell counts events and distinct people. Who a cell's people are is kept bes
 (``members``: the cell and a subject key, a pseudonym; internal to the view, never
 served), so a person seen again, in this batch or a later one, or in a rebuild, is
 counted once. A bulk share reported by manifest and count lists no subjects to tell
-apart: it adds its stated count. A batch's counts are gathered in memory and written
-with one upsert of its cells and one insert of its new members; suppression of small
+apart: it adds its stated count, once per manifest (``manifests``: the sender's report
+and the recipient's receipt of one share name the same manifest). A batch's counts are
+gathered in memory and written with one upsert of its cells and one insert of its new
+members (and one of its new manifests, if any); suppression of small
 counts happens when they are read (:mod:`projections.suppression`; the threshold is a
 setting, so changing it needs no rebuild).
 """
@@ -26,6 +28,21 @@ from projections.view import Projection
 from projections.wording import UK
 
 Cell = tuple[date, str, str, str, str]  # month, kind, organisation, gateway, purpose code
+
+# A batch's people: each member (subject key) or manifest new to its cell adds its people
+# to the cell. Arrays go in binary (%b): PostgreSQL need not parse thousands of keys.
+ADD_PEOPLE = (
+    "WITH members AS ("
+    " INSERT INTO {s}.members SELECT * FROM unnest(%b::integer[], %b::text[]) "
+    " ON CONFLICT DO NOTHING RETURNING cell, 1 AS people), "
+    "manifests AS ("
+    " INSERT INTO {s}.manifests SELECT * FROM unnest(%b::integer[], %b::text[], %b::bigint[]) "
+    " ON CONFLICT DO NOTHING RETURNING cell, subjects AS people), "
+    "added AS ("
+    " SELECT cell, sum(people) AS n FROM "
+    " (SELECT * FROM members UNION ALL SELECT * FROM manifests) AS new GROUP BY cell) "
+    "UPDATE {s}.cells SET people = people + added.n FROM added WHERE cells.id = added.cell"
+)
 
 
 def month_of(moment: datetime) -> date:
@@ -55,17 +72,20 @@ class StatisticsProjection(Projection):
         # Who each cell's people are (pseudonyms), to count each once; never served.
         "CREATE TABLE IF NOT EXISTS {s}.members ("
         "cell integer NOT NULL, subject_key text NOT NULL, PRIMARY KEY (cell, subject_key))",
+        "CREATE TABLE IF NOT EXISTS {s}.manifests ("
+        "cell integer NOT NULL, sha256 text NOT NULL, subjects bigint NOT NULL, "
+        "PRIMARY KEY (cell, sha256))",
     )
 
     def __init__(self, schema: str | None = None) -> None:
         super().__init__(schema)
         self._events: Counter[Cell] = Counter()
-        self._unlisted: Counter[Cell] = Counter()
         self._purposes: dict[Cell, str] = {}
         self._members: dict[Cell, set[str]] = {}
+        self._manifests: dict[tuple[Cell, str], int] = {}
 
     def outdated(self, conn: Connection[Any]) -> str | None:
-        # Before 2026-11-26 one table, counts, added up the subjects of every event; the
+        # Before 2026-12-01 one table, counts, added up the subjects of every event; the
         # cells beside it hold only what came after, so they need the whole log again.
         row = conn.execute(
             "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'counts'",
@@ -91,20 +111,19 @@ class StatisticsProjection(Projection):
             "",
             event.purpose["code"],
         )
-        self._count(cell, event.purpose["text"], event.subject_keys, 0)
+        self._count(cell, event.purpose["text"], event.subject_keys)
 
     @apply.register
     def _(self, event: DataShare.Recorded, position: int, curs: Cursor[Any]) -> None:
         gateway = (event.legal_gateway or {}).get("code", "")
         cell = (month_of(event.occurred_at), "share", event.sender, gateway, event.purpose["code"])
-        unlisted = max(0, event.subject_count - len(event.subject_keys))  # by manifest
-        self._count(cell, event.purpose["text"], event.subject_keys, unlisted)
+        self._count(cell, event.purpose["text"], event.subject_keys)
+        if event.manifest_sha256 is not None:
+            self._manifests[cell, event.manifest_sha256] = event.subject_count
 
-    def _count(self, cell: Cell, purpose: str, subjects: list[str], unlisted: int) -> None:
+    def _count(self, cell: Cell, purpose: str, subjects: list[str]) -> None:
         self._events[cell] += 1
         self._purposes[cell] = purpose
-        if unlisted:
-            self._unlisted[cell] += unlisted
         members = self._members.get(cell)
         if members is None:
             members = self._members[cell] = set()
@@ -113,59 +132,53 @@ class StatisticsProjection(Projection):
     def flush(self, curs: Cursor[Any]) -> None:
         if self._events:
             ids = self._write_cells(curs)
-            self._write_members(curs, ids)
+            self._write_people(curs, ids)
         self.discard()
 
     def _write_cells(self, curs: Cursor[Any]) -> dict[Cell, int]:
-        """Add the batch's events (and stated people) to its cells; their ids."""
+        """Add the batch's events to its cells; their ids."""
         cells = list(self._events)
         columns = [list(column) for column in zip(*cells, strict=True)]
         curs.execute(
             self.sql(
                 "INSERT INTO {s}.cells "
                 "(month, kind, organisation, gateway, purpose_code, purpose, events, people) "
-                "SELECT * FROM unnest(%b::date[], %b::text[], %b::text[], %b::text[], "
-                "%b::text[], %b::text[], %b::bigint[], %b::bigint[]) "
+                "SELECT *, 0 FROM unnest(%b::date[], %b::text[], %b::text[], %b::text[], "
+                "%b::text[], %b::text[], %b::bigint[]) "
                 "ON CONFLICT (month, kind, organisation, gateway, purpose_code) DO UPDATE "
-                "SET events = cells.events + EXCLUDED.events, "
-                "people = cells.people + EXCLUDED.people, purpose = EXCLUDED.purpose "
+                "SET events = cells.events + EXCLUDED.events, purpose = EXCLUDED.purpose "
                 "RETURNING id, month, kind, organisation, gateway, purpose_code"
             ),
             [
                 *columns,
                 [self._purposes[cell] for cell in cells],
                 [self._events[cell] for cell in cells],
-                [self._unlisted[cell] for cell in cells],
             ],
         )
         return {tuple(row[1:]): row[0] for row in curs.fetchall()}
 
-    def _write_members(self, curs: Cursor[Any], ids: dict[Cell, int]) -> None:
-        """Record the batch's people in their cells; each one not there before adds a
-        person to the cell."""
+    def _write_people(self, curs: Cursor[Any], ids: dict[Cell, int]) -> None:
+        """Record the batch's people and manifests in their cells, counting the new."""
         cells: list[int] = []
         subjects: list[str] = []
         for cell, members in self._members.items():
             cells.extend([ids[cell]] * len(members))
             subjects.extend(members)
-        if not subjects:
-            return
-        # Arrays go in binary (%b): PostgreSQL need not parse thousands of keys as text.
+        manifests = list(self._manifests.items())
         curs.execute(
-            self.sql(
-                "WITH added AS ("
-                " INSERT INTO {s}.members SELECT * FROM unnest(%b::integer[], %b::text[]) "
-                " ON CONFLICT DO NOTHING RETURNING cell), "
-                "per_cell AS (SELECT cell, count(*) AS n FROM added GROUP BY cell) "
-                "UPDATE {s}.cells SET people = people + per_cell.n "
-                "FROM per_cell WHERE cells.id = per_cell.cell"
-            ),
-            [cells, subjects],
+            self.sql(ADD_PEOPLE),
+            [
+                cells,
+                subjects,
+                [ids[cell] for (cell, _), _ in manifests],
+                [sha256 for (_, sha256), _ in manifests],
+                [count for _, count in manifests],
+            ],
         )
 
     def discard(self) -> None:
         self._events.clear()
-        self._unlisted.clear()
+        self._manifests.clear()
         self._purposes.clear()
         self._members.clear()
         super().discard()

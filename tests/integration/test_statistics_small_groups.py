@@ -98,7 +98,12 @@ def test_a_rebuild_counts_the_same_events_and_people(settings: Settings, ledger:
     people = [f"citizen-{i}" for i in range(40)]
     save_all(ledger, [access(people[i % 25]) for i in range(100)])
     save_all(ledger, [share(people[i : i + 15]) for i in range(0, 40, 5)])  # overlapping
-    save_all(ledger, [share([], purpose_code="bulk-match", manifest=n) for n in (500, 250)])
+    # Two bulk shares by manifest, one reported by both sides: its people count once.
+    bulk = [("a" * 64, 500, "sender"), ("a" * 64, 500, "recipient"), ("b" * 64, 250, "sender")]
+    save_all(
+        ledger,
+        [share([], purpose_code="bulk-match", manifest=(h, n), reporter=r) for h, n, r in bulk],
+    )
     project(settings, ledger, batch=9)
     before = stored(settings)
 
@@ -109,7 +114,7 @@ def test_a_rebuild_counts_the_same_events_and_people(settings: Settings, ledger:
     assert counted == {
         ("access", "uc-claim"): (100, 25),
         ("share", "uc-earnings"): (8, 40),
-        ("share", "bulk-match"): (2, 750),  # stated counts: no subjects listed to tell apart
+        ("share", "bulk-match"): (3, 750),  # stated counts: no subjects to tell apart
     }
 
 
@@ -123,7 +128,7 @@ def test_a_view_that_added_up_people_is_named_and_a_rebuild_counts_them_again(
     last = save_all(ledger, [access(f"citizen-{i % 3}") for i in range(50)])
     prepare_views(settings)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        # The layout before 2026-11-26: one table, people added up over events.
+        # The layout before 2026-12-01: one table, people added up over events.
         conn.execute(
             "CREATE TABLE statistics.counts (month date, kind text, organisation text, "
             "gateway text, purpose_code text, purpose text, events bigint, subjects bigint)"

@@ -87,10 +87,10 @@ def share(
     reporter: str = "sender",
     at: datetime | None = None,
     part: dict[str, object] | None = None,
-    manifest: int | None = None,
+    manifest: tuple[str, int] | None = None,
 ) -> object:
-    """A recorded share of data about these citizens; or, with ``manifest``, a bulk share
-    of that many citizens reported by manifest hash and count, listing none."""
+    """A recorded share of data about these citizens; or, with ``manifest`` (a hash and
+    a count), a bulk share reported by manifest, listing none."""
     from ledger.domain.sharing import DataShare
 
     return DataShare(
@@ -99,8 +99,8 @@ def share(
         occurred_at=at or datetime.now(UTC) - timedelta(hours=1),
         reporter=reporter,
         subject_keys=subject_keys,
-        subject_count=len(subject_keys) if manifest is None else manifest,
-        manifest_sha256=None if manifest is None else "1" * 64,
+        subject_count=len(subject_keys) if manifest is None else manifest[1],
+        manifest_sha256=None if manifest is None else manifest[0],
         part=part,
         sender=sender,
         recipient=recipient,
