@@ -84,13 +84,34 @@ def _serve_broker(settings: Settings, _: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ledger.database_roles.ROLES (not imported here: ``--help`` stays quick).
+ROLE_NAMES = ("writer", "sealer", "projector", "publisher", "api")
+
+
 def _init(settings: Settings, _: argparse.Namespace) -> int:
     from cli.supervisor import prepare
     from ledger.keyring import create_dev_secret
 
     create_dev_secret(settings)
     prepare(settings)
-    print("tables and topics are ready")
+    from ledger import database_roles
+
+    names = [database_roles.role_name(settings.database_url, r) for r in database_roles.ROLES]
+    made = f"; database roles {', '.join(names)}" if database_roles.enabled(settings) else ""
+    print(f"tables and topics are ready{made}")
+    return EXIT_OK
+
+
+def _database_url(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger import database_roles
+
+    if not database_roles.enabled(settings):
+        print(
+            "ledger: LEDGER_DATABASE_ROLES is off: every process uses LEDGER_DATABASE_URL",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(database_roles.role_url(settings, args.role))
     return EXIT_OK
 
 
@@ -175,7 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
     add("api", _process("run_api"), "Serve the HTTP API")
     add("postgres", _serve_postgres, "Run the embedded PostgreSQL alone, until Ctrl-C")
     add("broker", _serve_broker, "Run the embedded broker alone (topics created), until Ctrl-C")
-    add("init", _init, "Create the ledger's tables and topics (idempotent)")
+    add(
+        "init",
+        _init,
+        "Create the ledger's tables and topics, and a database role per kind of process "
+        "(idempotent; run it with the owner's LEDGER_DATABASE_URL)",
+    )
+    database_url = add(
+        "database-url",
+        _database_url,
+        "Print the PostgreSQL URL a process connects with under its own role (it holds "
+        "the role's password: hand it to that process as LEDGER_DATABASE_URL)",
+    )
+    database_url.add_argument(
+        "role",
+        choices=ROLE_NAMES,
+        help="writer (ingest workers), sealer, projector, publisher or api",
+    )
     add("demo", _demo, "Load the demo data into a running ledger, through Kafka")
     add("doctor", _doctor, "Say what this is connected to and whether each part is healthy")
     add("settings", _settings, "Print every setting, its default and meaning (Markdown)")

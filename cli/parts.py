@@ -74,6 +74,8 @@ class ChildSpec:
     # restarted with the broker.
     kafka: bool = False
     serves_metrics: bool = False
+    # Its PostgreSQL role (``ledger.database_roles``), when the roles are on.
+    role: str = ""
 
 
 class Child:

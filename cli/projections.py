@@ -29,6 +29,7 @@ def _projections(settings: Settings, args: argparse.Namespace) -> int:
 
 def _rebuild(settings: Settings, name: str) -> None:
     from cli.progress import ProgressBar
+    from ledger import database_roles as roles
     from projections.rebuild import rebuild
 
     bar: ProgressBar | None = None
@@ -42,7 +43,9 @@ def _rebuild(settings: Settings, name: str) -> None:
                 bar.started = started
         bar(done)
 
-    result = rebuild(settings, name, progress)
+    # The views are the projector's: a rebuild builds and swaps them in as the projector
+    # (when `ledger init` made the roles), so the projector can go on writing them.
+    result = rebuild(roles.as_role(settings, roles.PROJECTOR), name, progress)
     if bar is not None:
         bar.finish(result.position)
     print(

@@ -24,16 +24,17 @@ from cli.parts import Child, ChildSpec, GaveUp, Part, Server, describe_exit, las
 from infra.broker import EmbeddedBroker
 from infra.postgres import EmbeddedPostgres
 from infra.topics import ensure_topics, topic_ids
+from ledger import database_roles as roles
 from ledger.settings import Settings
 
 log = logging.getLogger("ledger.supervisor")
 
 CHILDREN = (
-    ChildSpec("ingest", kafka=True, serves_metrics=True),
-    ChildSpec("publish", kafka=True, serves_metrics=True),
-    ChildSpec("project"),
-    ChildSpec("seal"),
-    ChildSpec("api"),
+    ChildSpec("ingest", kafka=True, serves_metrics=True, role=roles.WRITER),
+    ChildSpec("publish", kafka=True, serves_metrics=True, role=roles.PUBLISHER),
+    ChildSpec("project", role=roles.PROJECTOR),
+    ChildSpec("seal", role=roles.SEALER),
+    ChildSpec("api", role=roles.API),
 )
 API_START_SECONDS = 60.0
 
@@ -78,10 +79,19 @@ class Supervisor:
                 return
 
 
-def _with_metrics_port(settings: Settings, index: int) -> Settings:
-    """Each child its own /metrics port, counting up from LEDGER_METRICS_PORT (0: off)."""
+def _child_settings(settings: Settings, spec: ChildSpec, index: int) -> Settings:
+    """Each child its own /metrics port, counting up from LEDGER_METRICS_PORT (0: off),
+    and its own database role (the API writes HTTP events as the writer)."""
     port = settings.metrics_port + index if settings.metrics_port else 0
-    return dataclasses.replace(settings, metrics_port=port)
+    settings = dataclasses.replace(settings, metrics_port=port)
+    if not roles.enabled(settings):
+        return settings
+    writer = roles.role_url(settings, roles.WRITER) if spec.role == roles.API else ""
+    return dataclasses.replace(
+        settings,
+        database_url=roles.role_url(settings, spec.role),
+        writer_database_url=writer,
+    )
 
 
 def answers(url: str) -> bool:
@@ -107,7 +117,6 @@ def prepare(settings: Settings) -> None:
     name the submissions topic's incarnation."""
     from ledger import database_keys
     from ledger.writing import WritePath
-    from projections.runner import prepare_views
 
     database_keys.record(settings)  # refuses a database initialised with other keys
     topic = settings.topic_submissions
@@ -134,7 +143,30 @@ def prepare(settings: Settings) -> None:
         log.info("%s is incarnation %s", topic, incarnation)
     finally:
         write_path.close()
-    prepare_views(settings)
+    _prepare_database(settings)
+
+
+def _prepare_database(settings: Settings) -> None:
+    """The log's tables (append-only), each process's role (when the roles are on:
+    ``ledger.database_roles``), and the views, made by their projector."""
+    import psycopg
+
+    from ledger import heartbeat
+    from ledger.transparency import store
+    from projections.runner import all_projections, prepare_views
+
+    schemas = [projection.schema for projection in all_projections()]
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        store.create_tables(conn)
+        heartbeat.create_table(conn)
+        if roles.enabled(settings):
+            names = roles.ensure_roles(conn, settings, schemas)
+            log.info("database roles ready: %s", ", ".join(names.values()))
+    projector = roles.as_role(settings, roles.PROJECTOR)
+    prepare_views(projector)
+    if projector is not settings:
+        with psycopg.connect(projector.database_url, autocommit=True) as conn:
+            roles.grant_views_to_api(conn, settings, schemas)
 
 
 def _start_servers(
@@ -166,7 +198,7 @@ def supervise(settings: Settings, *, demo: bool, stop: threading.Event) -> int:
         settings, postgres, broker = _start_servers(settings, logs, stack)
         prepare(settings)
         children = [
-            Child(spec, _with_metrics_port(settings, index), logs)
+            Child(spec, _child_settings(settings, spec, index), logs)
             for index, spec in enumerate(CHILDREN)
         ]
         for child in children:  # last in, first out: the API stops first, ingest last

@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from ledger.database_roles import may_create, require_tables
 from ledger.health import Health
 
 log = logging.getLogger("ledger.heartbeat")
@@ -48,7 +49,11 @@ _UPSERT = (
 
 
 def create_table(conn: psycopg.Connection[Any]) -> None:
-    """Create ``ledger_processes`` if it is missing (autocommit connection)."""
+    """Create ``ledger_processes`` if it is missing (autocommit connection); under a
+    process's own role, check that ``ledger init`` made it."""
+    if not may_create(conn):
+        require_tables(conn, ["ledger_processes"])
+        return
     try:
         conn.execute(CREATE)
     except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):

@@ -27,6 +27,12 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from ledger.database_roles import (
+    DDL_LOCK_KEY,
+    append_only_statements,
+    may_create,
+    require_tables,
+)
 from ledger.recording import Known
 from ledger.refusals import RefusalRecord
 
@@ -46,23 +52,28 @@ def legacy_stream_name(topic: str, partition: int) -> str:
     return f"kafka:{topic}:{partition}"
 
 
-# Any constant works; it names the lock that serialises schema changes across processes.
-DDL_LOCK_KEY = 0x1ED6E5
-
-
 class SerialisedDDL:
     """Mixin for recorders: create tables under a transaction-scoped advisory lock.
 
     Concurrent ``CREATE TABLE IF NOT EXISTS`` in two processes (an ingest worker and a
     projection runner starting together) can fail on PostgreSQL's catalogue uniqueness.
+    A process connected under its own role (``ledger.database_roles``) creates nothing:
+    it checks that ``ledger init`` made the tables.
     """
 
     datastore: Any
+
+    def ddl_tables(self) -> list[str]:
+        """The tables this recorder's DDL creates (to check they exist)."""
+        return []
 
     def create_table(self) -> None:
         # Session-level lock: eventsourcing inspects existing tables before its DDL
         # transaction, so the whole method must be serialised, not just the transaction.
         with self.datastore.get_connection() as conn:
+            if not may_create(conn):  # a process's own role: `ledger init` made them
+                require_tables(conn, self.ddl_tables())
+                return
             conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
             try:
                 super().create_table()  # type: ignore[misc]
@@ -72,6 +83,16 @@ class SerialisedDDL:
 
 class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
     """Events + refusals + Kafka positions, in one transaction."""
+
+    def ddl_tables(self) -> list[str]:
+        return [
+            self.events_table_name,
+            self.tracking_table_name,
+            *(
+                self.events_table_name.replace("_events", suffix)
+                for suffix in ("_refusals", "_submissions", "_outbox_skipped", "_topic_epochs")
+            ),
+        ]
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -191,6 +212,15 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                 schema, self.submissions_table
             ),
         ]
+        # The log is appended to, never changed: no role is granted more, and a trigger
+        # refuses UPDATE, DELETE and TRUNCATE even to an owner (ledger.database_roles).
+        self.sql_create_statements += append_only_statements(
+            [
+                self.events_table_name,
+                self.events_table_name.replace("_events", "_submissions"),
+                self.events_table_name.replace("_events", "_refusals"),
+            ]
+        )
         self._submissions_key = self.events_table_name.replace("_events", "_submissions") + "_pkey"
         self.copy_submissions_statement = SQL(
             "COPY {0}.{1} (source, event_id, originator_id, originator_version, content_sha256) "

@@ -35,6 +35,15 @@ class Settings:
     database_url: str = _setting(
         "", "PostgreSQL DSN; empty: the embedded PostgreSQL (`ledger run` starts it)"
     )
+    database_roles: str = _setting(
+        "on",
+        "`on`: `ledger init` creates a PostgreSQL role per kind of process and `ledger run` "
+        "runs each under its own (least privilege); `off`: every process uses "
+        "LEDGER_DATABASE_URL",
+    )
+    writer_database_url: str = _setting(
+        "", "PostgreSQL DSN of the write path, where it is not LEDGER_DATABASE_URL (the API's)"
+    )
     kafka_bootstrap: str = _setting(
         "", "Kafka bootstrap servers; empty: the embedded broker (`ledger run` starts it)"
     )

@@ -16,6 +16,7 @@ and the same items may be tried again (the retry loop reports when that goes on)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -112,6 +113,10 @@ class WritePath:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WritePath:
+        """The write path, connected as the writer (``LEDGER_WRITER_DATABASE_URL`` when
+        set: the API reads under its own role and writes under the writer's)."""
+        if settings.writer_database_url:
+            settings = dataclasses.replace(settings, database_url=settings.writer_database_url)
         ledger = Ledger.from_settings(settings)
         return cls(ledger, Intake.from_settings(ledger, settings))
 

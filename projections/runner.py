@@ -25,6 +25,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
+from ledger.database_roles import may_create_schemas, require_tables
 from ledger.health import Health
 from ledger.retry import RetryLoop
 from ledger.settings import Settings
@@ -193,8 +194,14 @@ def connect(settings: Settings) -> psycopg.Connection[Any]:
 def prepare_views(settings: Settings, projections: Sequence[Projection] | None = None) -> None:
     """Create every view's schema and tables (idempotent); say which views were built
     with an older layout (they work, and a rebuild brings them up to date)."""
+    chosen = projections or all_projections()
     with connect(settings) as conn:
-        for projection in projections or all_projections():
+        creates = may_create_schemas(conn)
+        conn.rollback()  # end the check's transaction: each view creates in its own
+        if not creates:  # a process's own role: `ledger init` made them
+            require_tables(conn, [f"{p.schema}.tracking" for p in chosen])
+            return
+        for projection in chosen:
             projection.create(conn)
             reason = projection.outdated(conn)
             conn.rollback()  # end the check's transaction

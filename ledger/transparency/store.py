@@ -19,6 +19,12 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg.sql import SQL, Composed, Identifier
 
+from ledger.database_roles import (
+    DDL_LOCK_KEY,
+    append_only_statements,
+    may_create,
+    require_tables,
+)
 from ledger.merkle import Node, NodeReader
 from ledger.transparency.checkpoint import SignedTreeHead, TreeHead
 from ledger.transparency.leaves import EventRow, SealedLeaf
@@ -32,7 +38,7 @@ DISCLOSURES_TABLE = "ledger_log_disclosures"
 # The ledger's idempotency index: (source, id) -> the event a submission became.
 SUBMISSIONS_TABLE = "ledger_submissions"
 
-CREATE_STATEMENTS = (
+CREATE_STATEMENTS: tuple[str | Composed, ...] = (
     f"CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (leaf_index bigint PRIMARY KEY, "
     "position bigint NOT NULL UNIQUE, originator_id uuid NOT NULL, "
     "originator_version bigint NOT NULL)",
@@ -43,18 +49,11 @@ CREATE_STATEMENTS = (
     f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (tree_size bigint PRIMARY KEY, "
     "root_hash bytea NOT NULL, timestamp_ms bigint NOT NULL, origin text NOT NULL, "
     "signature bytea NOT NULL)",
-    "CREATE OR REPLACE FUNCTION ledger_log_append_only() RETURNS trigger LANGUAGE plpgsql "
-    "AS $$ BEGIN RAISE EXCEPTION 'the verifiable log is append-only (% on %)', "
-    "TG_OP, TG_TABLE_NAME; END $$",
     # Who was shown an event's content for a reason of their own (an auditor): kept.
     f"CREATE TABLE IF NOT EXISTS {DISCLOSURES_TABLE} (disclosure_id bigserial PRIMARY KEY, "
     "shown_at timestamptz NOT NULL DEFAULT now(), position bigint NOT NULL, "
     "principal text NOT NULL, role text NOT NULL, reason text NOT NULL)",
-    *(
-        f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
-        f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_append_only()"
-        for table in (LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE)
-    ),
+    *append_only_statements([LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE]),
 )
 _NAMES = {
     "events": Identifier(EVENTS_TABLE),
@@ -71,16 +70,17 @@ def query(text: str) -> Composed:
     return SQL(text).format(**_NAMES)
 
 
-# Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogue; serialise them.
-_CREATE_LOCK = 0x6C6F67637265  # "logcre"
-
 T = TypeVar("T")
 
 
 def create_tables(conn: Connection) -> None:
-    """Create the log's tables and triggers (idempotent)."""
+    """Create the log's tables and triggers (idempotent); under a process's own role,
+    which may create nothing, check that ``ledger init`` made them."""
+    if not may_create(conn):
+        require_tables(conn, [LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE])
+        return
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_LOCK,))
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))  # as the recorder
         for statement in CREATE_STATEMENTS:
             conn.execute(statement)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -187,7 +188,10 @@ def test_doctor_reports_every_part_healthy(running: Running) -> None:
 
 def test_ctrl_c_stops_every_process_it_started(running: Running) -> None:
     started = running.descendants()
-    names = {p.name() for p in started}
+    names = set()
+    for process in started:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a PostgreSQL backend, gone
+            names.add(process.name())
     assert {"postgres", "python"} <= {n.split("-")[0].rstrip("0123456789.") for n in names}
     assert any("tansu" in n for n in names)
 

@@ -122,6 +122,7 @@ def test_a_dead_letter_that_cannot_be_published_is_reported_and_skipped_past(
     # Hand-made damage: the first refusal's kept bytes grown past what one Kafka record
     # may carry (the write path never keeps that much).
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")  # past the append-only guard
         conn.execute(
             "UPDATE ledger_refusals SET raw_sealed = repeat('x', 2000000)::bytea "
             "WHERE refusal_id = (SELECT min(refusal_id) FROM ledger_refusals)"
