@@ -4,21 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from api.auth.policy import Verifier
-from api.problems import Problem
-from ledger.transparency.reader import LogLookupError, LogReader
+from api.deps import MAX_POSITION, Log
+from api.problems import Problem, problem_responses
+from api.schemas.log import (
+    ConsistencyProofPublic,
+    InclusionProofPublic,
+    LogKeyPublic,
+    SignedTreeHeadPublic,
+)
+from ledger.transparency.reader import LogLookupError
 
 router = APIRouter(prefix="/v1/log", tags=["verifiable log"])
 
-Size = Annotated[int, Query(ge=1, description="size of a tree the log signed")]
-
-
-def _log(request: Request) -> LogReader:
-    reader: LogReader = request.app.state.log
-    return reader
+Size = Annotated[int, Query(ge=1, le=MAX_POSITION, description="size of a tree the log signed")]
+LaterSize = Annotated[
+    int | None, Query(ge=1, le=MAX_POSITION, description="size of a signed tree (default: latest)")
+]
+# As CloudEvents attributes are in the catalogue: printable ASCII, no spaces.
+SOURCE = r"^[\x21-\x7e]{1,256}$"
+EVENT_ID = r"^[\x21-\x7e]{1,128}$"
+ERRORS = problem_responses(400, 401, 403, 404, 503)
 
 
 def _problem(exc: LogLookupError) -> Problem:
@@ -26,80 +35,88 @@ def _problem(exc: LogLookupError) -> Problem:
     return Problem(status, exc.code, exc.title, exc.detail)
 
 
-@router.get("/key")
-def key(request: Request) -> dict[str, str]:
+@router.get("/key", response_model=LogKeyPublic)
+def key(log: Log) -> LogKeyPublic:
     """The log's public key: all an auditor needs to check heads and proofs offline.
 
     Open to all: a verifier's trust starts from this key, so it must be publishable."""
-    log_key = _log(request).key
-    return {
-        "origin": log_key.name,
-        "key_id": log_key.key_id.hex(),
-        "verifier_key": log_key.verifier_key,
-        "algorithm": "Ed25519 (C2SP signed-note type 0x01)",
-    }
+    return LogKeyPublic(
+        origin=log.key.name,
+        key_id=log.key.key_id.hex(),
+        verifier_key=log.key.verifier_key,
+        algorithm="Ed25519 (C2SP signed-note type 0x01)",
+    )
 
 
-@router.get("/tree-heads/latest")
-def latest_tree_head(request: Request, _: Verifier) -> dict[str, Any]:
+@router.get("/tree-heads/latest", response_model=SignedTreeHeadPublic, responses=ERRORS)
+def latest_tree_head(_: Verifier, log: Log) -> dict[str, Any]:
     """The latest signed tree head."""
-    reader = _log(request)
     try:
-        return reader.latest_head().to_json(reader.key)
+        return log.latest_head().to_json(log.key)
     except LogLookupError as exc:
         raise _problem(exc) from None
 
 
-@router.get("/tree-heads/{tree_size}")
-def tree_head(tree_size: int, request: Request, _: Verifier) -> dict[str, Any]:
+@router.get("/tree-heads/{tree_size}", response_model=SignedTreeHeadPublic, responses=ERRORS)
+def tree_head(
+    tree_size: Annotated[int, Path(ge=0, le=MAX_POSITION)], _: Verifier, log: Log
+) -> dict[str, Any]:
     """The tree head the log signed at this size (every one is kept)."""
-    reader = _log(request)
     try:
-        return reader.head_at(tree_size).to_json(reader.key)
+        return log.head_at(tree_size).to_json(log.key)
     except LogLookupError as exc:
         raise _problem(exc) from None
 
 
-@router.get("/checkpoint", response_class=PlainTextResponse)
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        **ERRORS,
+    },
+)
 def checkpoint(
-    request: Request, _: Verifier, tree_size: Annotated[int | None, Query(ge=0)] = None
+    _: Verifier,
+    log: Log,
+    tree_size: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> PlainTextResponse:
     """The latest (or a past) signed tree head as a C2SP checkpoint (signed note)."""
-    reader = _log(request)
     try:
-        head = reader.latest_head() if tree_size is None else reader.head_at(tree_size)
+        head = log.latest_head() if tree_size is None else log.head_at(tree_size)
     except LogLookupError as exc:
         raise _problem(exc) from None
-    return PlainTextResponse(head.checkpoint(reader.key), media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(head.checkpoint(log.key), media_type="text/plain; charset=utf-8")
 
 
-@router.get("/proofs/inclusion")
+@router.get("/proofs/inclusion", response_model=InclusionProofPublic, responses=ERRORS)
 def inclusion_proof(
-    request: Request,
     _: Verifier,
-    position: Annotated[int | None, Query(ge=1, description="ledger position")] = None,
-    source: Annotated[str | None, Query(max_length=500, description="event source")] = None,
-    id: Annotated[str | None, Query(max_length=500, description="event id")] = None,
-    tree_size: Annotated[int | None, Query(ge=1, description="default: latest")] = None,
+    log: Log,
+    position: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="ledger position")
+    ] = None,
+    source: Annotated[str | None, Query(pattern=SOURCE, description="event source")] = None,
+    id: Annotated[str | None, Query(pattern=EVENT_ID, description="event id")] = None,
+    tree_size: LaterSize = None,
 ) -> dict[str, Any]:
     """Proof that an event (by ledger position, or by source and id) is in a signed tree."""
-    reader = _log(request)
     try:
         if position is not None and source is None and id is None:
-            return reader.inclusion(position, tree_size)
+            return log.inclusion(position, tree_size)
         if position is None and source is not None and id is not None:
-            return reader.inclusion_by_event(source, id, tree_size)
+            return log.inclusion_by_event(source, id, tree_size)
     except LogLookupError as exc:
         raise _problem(exc) from None
     raise Problem(400, "invalid-query", "Name one event", "give either position, or source and id")
 
 
-@router.get("/proofs/consistency")
+@router.get("/proofs/consistency", response_model=ConsistencyProofPublic, responses=ERRORS)
 def consistency_proof(
-    request: Request, _: Verifier, first: Size, second: Annotated[int | None, Query(ge=1)] = None
+    _: Verifier, log: Log, first: Size, second: LaterSize = None
 ) -> dict[str, Any]:
     """Proof that the signed tree of size ``second`` (default: latest) extends ``first``."""
     try:
-        return _log(request).consistency(first, second)
+        return log.consistency(first, second)
     except LogLookupError as exc:
         raise _problem(exc) from None
