@@ -158,9 +158,22 @@ _WHEN = {
 }
 
 
+_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer (RFC 6750)", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI ``responses`` of a route's error answers, each a problem."""
-    return {status: {"model": ProblemDetails, "description": _WHEN[status]} for status in statuses}
+    return {
+        status: {
+            "model": ProblemDetails,
+            "description": _WHEN[status],
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
+        }
+        for status in statuses
+    }
 
 
 def as_problem_documents(openapi: dict[str, Any]) -> dict[str, Any]:
