@@ -8,7 +8,6 @@ value (it may be a citizen's identifier).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import Request
@@ -20,8 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_BASE = "https://ledger.example/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-log = logging.getLogger("ledger.api")
 
 
 class InvalidPart(BaseModel):
@@ -112,10 +109,8 @@ async def invalid_request_handler(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """An unexpected failure: logged with the route template (never the raw path), and
-    answered as a problem that says nothing of its cause."""
-    template = getattr(request.scope.get("route"), "path", "(unmatched)")
-    log.error("%s %s failed", request.method, template, exc_info=exc)
+    """An unexpected failure, answered as a problem that says nothing of its cause.
+    Starlette raises the exception again once this is sent, for the server to log."""
     problem = Problem(500, "internal-error", "The ledger could not answer this request")
     return await problem_handler(request, problem)
 
