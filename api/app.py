@@ -10,10 +10,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -90,7 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"], response_model=Liveness)
-    def healthz() -> Liveness:
+    async def healthz() -> Liveness:
         """Liveness: the process answers (open to all)."""
         return Liveness(status="ok")
 
@@ -100,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
         response_model=Readiness,
         responses={503: {"model": Readiness, "description": "A part of the pipeline is failing"}},
     )
-    def readyz() -> JSONResponse:
+    def readyz(response: Response) -> Readiness:
         """Readiness of the whole pipeline: each process alive and not stuck, and no stage
         (ingest, sealer, outbox publisher, views) with work waiting and no progress."""
         try:
@@ -108,7 +107,9 @@ def create_app(settings: Settings) -> FastAPI:
                 report = pipeline(c, settings).to_json()
         except psycopg.Error:
             report = {"status": "failing", "checks": [_DATABASE_AWAY]}
-        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+        readiness = Readiness.model_validate(report)
+        response.status_code = 200 if readiness.status == "ok" else 503
+        return readiness
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
