@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 from api.auth.policy import Citizen, require_own_subject
 from api.problems import Problem
+from ledger.application import Ledger
 from ledger.settings import Settings
 from ledger.subjects import InvalidIdentifier, Pseudonymiser, SubjectId, SubjectKey
 from ledger.transparency.reader import LogReader
@@ -50,11 +51,17 @@ async def database(request: Request) -> AsyncConnectionPool:
     return pool
 
 
+async def ledger_application(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.write_path.ledger
+    return ledger
+
+
 Views = Annotated[ViewReader, Depends(view_reader)]
 Log = Annotated[LogReader, Depends(log_reader)]
 SettingsDep = Annotated[Settings, Depends(ledger_settings)]
 Pseudonyms = Annotated[Pseudonymiser, Depends(pseudonymiser)]
 Database = Annotated[AsyncConnectionPool, Depends(database)]
+LedgerDep = Annotated[Ledger, Depends(ledger_application)]
 
 
 def parse_subject(text: str) -> SubjectId:

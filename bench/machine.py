@@ -9,7 +9,10 @@ before they start, and say which they found.
 from __future__ import annotations
 
 import os
+import platform
+import sys
 import time
+import timeit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,9 +92,58 @@ def busy_others(seconds: float = 1.0) -> tuple[float, list[str]]:
     return share, [f"pid {p.pid} {_command_line(p)[:70]}" for _, p in busiest]
 
 
+def cpu_model() -> str:
+    """The processor, as /proc/cpuinfo names it, with what tells models of one name
+    apart ("AMD EPYC" covers several generations: family 23 is Zen 2, 25 Zen 3 and 4)."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip(), value.strip())
+    except OSError:
+        return platform.processor() or platform.machine()
+    return (
+        f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model "
+        f"{fields.get('model', '?')}, stepping {fields.get('stepping', '?')}; "
+        f"{float(fields.get('cpu MHz', 0)):.0f} MHz; cache {fields.get('cache size', '?')})"
+    )
+
+
+def _python_work() -> int:
+    """A slice of what the ingest path does in Python: a dict built, keys sorted,
+    strings joined and hashed."""
+    event = {f"member{i}": f"value number {i}" for i in range(15)}
+    text = ",".join(f"{k}={event[k]}" for k in sorted(event))
+    return hash(text)
+
+
+def python_speed() -> float:
+    """Microseconds one :func:`_python_work` takes (best of five): how fast this
+    interpreter runs pure Python here (an unoptimised build is ~25% slower)."""
+    best = min(timeit.repeat(_python_work, number=20_000, repeat=5))
+    return best / 20_000 * 1e6
+
+
+def report_machine() -> None:
+    """Say which processor and interpreter every figure below was measured on."""
+    print(f"cpu:    {os.cpu_count()} x {cpu_model()}")
+    print(
+        f"python: {sys.executable} ({platform.python_implementation()} "
+        f"{platform.python_version()}, {' '.join(platform.python_build())}); "
+        f"pure-Python calibration {python_speed():.2f} us"
+    )
+    venv = Path(__file__).resolve().parents[1] / ".venv"
+    if Path(sys.prefix).resolve() != venv.resolve():
+        print(
+            f"WARNING: not the project's {venv} (which `make` builds with an optimised "
+            "interpreter): figures may be ~25% low. Run `.venv/bin/python bench/...`."
+        )
+
+
 def report_quiet(seconds: float = 1.0) -> float:
-    """Say how busy the machine is before the benchmark starts, and which processes
-    keep it busy when it is not quiet; the share of all cores busy."""
+    """Say which machine this is, how busy it is before the benchmark starts, and which
+    processes keep it busy when it is not quiet; the share of all cores busy."""
+    report_machine()
     share, busiest = busy_others(seconds)
     print(f"machine busy before the run:  {share:.1%} of {os.cpu_count()} cores")
     if share > QUIET:

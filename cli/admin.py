@@ -1,9 +1,10 @@
 """Administration and service-side commands: ``ledger keys``, ``ledger services``, ``ledger emit``.
 
 ``keys new`` makes a service's Ed25519 key pair (the seed stays with the service);
-``services register`` registers an organisation, a service and its public key directly
-in the ledger (how the first ones come to exist); ``emit`` signs if needed and sends
-events from a file or standard input, over Kafka or HTTP.
+``services register`` registers an organisation, a service and its public key, as events
+the administrators' key signs (the root of trust every other key is registered under);
+``emit`` signs if needed and sends events from a file or standard input, over Kafka or
+HTTP.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ledger_emitter import SigningKey, b64url, b64url_decode
+from ledger_emitter import SigningKey, b64url, b64url_decode, key_id_for
 
 from ledger.settings import Settings
 
@@ -49,38 +50,44 @@ def _read_key(path: Path) -> SigningKey:
 
 
 def _services_register(settings: Settings, args: argparse.Namespace) -> int:
-    from eventsourcing.application import AggregateNotFoundError
-
-    from ledger.application import Ledger
+    from ledger.administration import Administration, AdministrationRefused, UnknownOrganisation
     from ledger.catalogue import CATALOGUE
 
     unknown = [t for t in args.types if t not in CATALOGUE]
     if unknown:
         print(f"ledger: unknown event types: {', '.join(unknown)}", file=sys.stderr)
         return EXIT_USAGE
-    ledger = Ledger.from_settings(settings)
+    public_key = (
+        _read_key(args.key_file).public_key
+        if args.key_file
+        else b64url_decode(args.public_key)
+        if args.public_key
+        else None
+    )
+    try:
+        administration = Administration.from_settings(settings, args.admin_key)
+    except (OSError, ValueError) as exc:
+        print(f"ledger: --admin-key: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.organisation_name:
-            ledger.register_organisation(args.organisation, args.organisation_name)
-        try:
-            ledger.register_service(args.source, args.organisation, args.name, args.types)
-        except AggregateNotFoundError:
-            print(
-                f"ledger: organisation {args.organisation!r} is not registered; "
-                "give --organisation-name to register it too",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        public_key = (
-            _read_key(args.key_file).public_key
-            if args.key_file
-            else b64url_decode(args.public_key)
-            if args.public_key
-            else None
+            administration.register_organisation(args.organisation, args.organisation_name)
+        administration.register_service(args.source, args.organisation, args.name, args.types)
+        if public_key is not None:
+            administration.register_key(args.source, public_key)
+    except UnknownOrganisation:
+        print(
+            f"ledger: organisation {args.organisation!r} is not registered; "
+            "give --organisation-name to register it too",
+            file=sys.stderr,
         )
-        key_id = ledger.register_key(args.source, public_key) if public_key else None
+        return EXIT_USAGE
+    except AdministrationRefused as refused:
+        print(f"ledger: the ledger refused it: {refused}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
-        ledger.close()
+        administration.close()
+    key_id = None if public_key is None else key_id_for(public_key)
     print(
         json.dumps(
             {"source": args.source, "organisation": args.organisation, "key_id": key_id}, indent=2
@@ -163,6 +170,12 @@ def register(add: Any) -> None:
     reg.add_argument("--organisation-name", help="register the organisation too, with this name")
     reg.add_argument("--name", required=True, help="the service's plain-English name")
     reg.add_argument("--types", nargs="+", required=True, help="event types it may emit")
+    reg.add_argument(
+        "--admin-key",
+        type=Path,
+        help="the administrators' signing key (seed file, hex) that signs the registrations: "
+        "the root of trust (in development: derived from the ledger secret)",
+    )
     key = reg.add_mutually_exclusive_group()
     key.add_argument("--key-file", type=Path, help="seed file from `ledger keys new`")
     key.add_argument("--public-key", help="Ed25519 public key, base64url")

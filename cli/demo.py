@@ -17,7 +17,7 @@ from typing import Any
 
 from ledger_emitter import Delivered, Emitter, KafkaTransport, SigningKey
 
-from ledger.application import Ledger
+from ledger.administration import Administration
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
 
@@ -161,20 +161,21 @@ def _access_data(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def register(settings: Settings) -> dict[str, Emitter]:
-    """Register organisations, services and keys (idempotent); return an emitter each."""
-    ledger = Ledger.from_settings(settings)
+    """Register organisations, services and keys, signed by the (development)
+    administrators' key (idempotent); return an emitter each."""
+    administration = Administration.from_settings(settings)
     try:
         for code, name in ORGANISATIONS.items():
-            ledger.register_organisation(code, name)
+            administration.register_organisation(code, name)
         emitters = {}
         for source, (organisation, name) in SERVICES.items():
-            ledger.register_service(source, organisation, name, [DATA_ACCESSED])
+            administration.register_service(source, organisation, name, [DATA_ACCESSED])
             key = _service_key(settings.home, source)
-            ledger.register_key(source, key.public_key, datetime(2020, 1, 1, tzinfo=UTC))
+            administration.register_key(source, key.public_key, datetime(2020, 1, 1, tzinfo=UTC))
             emitters[source] = Emitter(source, key)
         return emitters
     finally:
-        ledger.close()
+        administration.close()
 
 
 def load_demo(settings: Settings, api_url: str) -> None:

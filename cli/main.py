@@ -22,7 +22,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.admin",
     "cli.tokens",
     "cli.projections",
+    "cli.witness",
 )
+
+
+# Libraries whose debug logs quote what passes through them (kafka-python logs record
+# values and fetched bytes): never below WARNING, whatever LEDGER_LOG_LEVEL says, so no
+# submission's bytes (raw identifiers) reach a log.
+QUIET_LIBRARIES = ("kafka", "urllib3", "httpcore", "httpx")
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -31,7 +38,8 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(logging.WARNING)
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

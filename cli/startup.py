@@ -37,11 +37,12 @@ def settings_for(command: str) -> Settings:
 def opens_database(args: argparse.Namespace) -> bool:
     """Whether the command reads the ledger's database with keys derived from the secret.
 
-    Verifying proofs and checkpoints, or auditing an export or with a given ``--key``,
-    needs neither: an auditor holds only the log's public key.
+    Verifying proofs and checkpoints, or auditing an export, needs neither: an auditor
+    holds only the log's public key. Auditing the database itself recomputes every leaf
+    from the stored events, whose disclosable form needs the secret: the operator's.
     """
     if args.command == "verify":
-        return bool(args.audit and not args.export and args.key is None)
+        return bool(args.audit and not args.export)
     return args.command in OPENS_DATABASE
 
 

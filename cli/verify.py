@@ -58,16 +58,24 @@ def _check_proof(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_checkpoint(args: argparse.Namespace) -> int:
+def _checkpoints(paths: list[str], key: Any) -> list[Any]:
+    """The signed tree heads of checkpoint notes; each must verify with ``key``."""
     from ledger.transparency.checkpoint import parse_checkpoint
 
-    key = _key(args.key, None)
-    try:
-        note = Path(args.checkpoint).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(str(exc)) from None
-    head = parse_checkpoint(note, key).head
-    print(f"OK: checkpoint of {head.origin} at size {head.tree_size}, {head.time.isoformat()}")
+    heads = []
+    for path in paths:
+        try:
+            note = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
+        heads.append(parse_checkpoint(note, key))
+    return heads
+
+
+def _check_checkpoint(args: argparse.Namespace) -> int:
+    for signed in _checkpoints(args.checkpoint, _key(args.key, None)):
+        head = signed.head
+        print(f"OK: checkpoint of {head.origin} at size {head.tree_size}, {head.time.isoformat()}")
     return EXIT_OK
 
 
@@ -92,16 +100,33 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(str(exc)) from None
         start(export.snapshot)
-        report = export.audit(key, progress)
+        report = export.audit(key, progress, _checkpoints(args.checkpoint, key))
     else:
+        from ledger.transparency.sealer import discloser_from_settings
+
+        # The operator's audit recomputes each leaf from the stored event, whose
+        # disclosable form needs the ledger secret; auditors without it audit an export.
         key = _key(args.key, settings)
-        report = audit_database(settings.database_url, key, progress, start)
+        discloser = discloser_from_settings(settings)
+        kept = _checkpoints(args.checkpoint, key)
+        report = audit_database(settings.database_url, key, discloser, progress, start, kept)
     if bar is not None:
         bar.finish(report.leaves)
     print(
         f"OK: {report.leaves} leaves recomputed, {report.tree_heads} signed tree heads checked; "
         f"root at size {report.tree_size} is {report.root_hash.hex()}"
         + (f"; {report.unsealed} newer events not sealed yet" if report.unsealed else "")
+        + (
+            f"; {report.withheld} leaves of the first format taken as exported (their "
+            "content is not published)"
+            if report.withheld
+            else ""
+        )
+        + (
+            f"; the log still holds the tree of each of {len(args.checkpoint)} kept checkpoints"
+            if args.checkpoint
+            else ""
+        )
     )
     return EXIT_OK
 
@@ -117,9 +142,11 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
             return _audit(settings, args)
         if args.export:
             raise UsageError("--export goes with --audit")
+        if args.inclusion or args.consistency:
+            return _check_proof(args)
         if args.checkpoint:
             return _check_checkpoint(args)
-        return _check_proof(args)
+        raise UsageError("say what to verify: --inclusion, --consistency, --checkpoint or --audit")
     except (UsageError, MalformedBundle, MalformedExport) as exc:
         print(f"ledger verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -135,12 +162,12 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.transparency.export import write_export
-    from ledger.transparency.sealer import signer_from_settings
+    from ledger.transparency.sealer import discloser_from_settings, signer_from_settings
 
     key = signer_from_settings(settings).key
     try:
         with open(args.file, "w", encoding="utf-8") as out:
-            snap = write_export(settings.database_url, out, key)
+            snap = write_export(settings.database_url, out, key, discloser_from_settings(settings))
     except OSError as exc:
         print(f"ledger export: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -159,15 +186,23 @@ def register(add: Callable[..., Any]) -> None:
         "Check inclusion or consistency proofs and checkpoints offline with the log's public "
         "key, or audit the whole log (exit 0 ok, 1 verification failed, 2 usage)",
     )
-    what = verify.add_mutually_exclusive_group(required=True)
+    what = verify.add_mutually_exclusive_group()
     what.add_argument("--inclusion", metavar="FILE", help="an inclusion proof (JSON, - = stdin)")
     what.add_argument("--consistency", metavar="FILE", help="a consistency proof (JSON)")
-    what.add_argument("--checkpoint", metavar="FILE", help="a signed checkpoint note")
     what.add_argument(
         "--audit",
         action="store_true",
         help="recompute every leaf and the tree, check every signed tree head, report the "
         "first divergence (the database, or an export with --export)",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a signed checkpoint note: alone, check its signature; with --audit, also check "
+        "that the log still holds its tree (catches a log truncated back to, or forked from, "
+        "an older head); repeatable; `ledger witness` keeps them",
     )
     verify.add_argument(
         "--export", metavar="FILE", help="audit this export instead of the database"

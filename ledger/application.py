@@ -10,11 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
@@ -24,7 +23,6 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoder,
 )
-from ledger_emitter import signing
 
 from ledger.catalogue import (
     KEY_REGISTERED,
@@ -33,11 +31,9 @@ from ledger.catalogue import (
     SERVICE_REGISTERED,
     Submission,
 )
-from ledger.domain.agreement import DataSharingAgreement
-from ledger.domain.registry import Organisation, Service
-from ledger.intake import RegisteredKey, utcnow
+from ledger.intake import RegisteredKey
 from ledger.key_registry import TOPICS as KEY_TOPICS
-from ledger.key_registry import KeyDirectory
+from ledger.key_registry import KeyDirectory, RegistryTrust
 from ledger.persistence import DuplicateSubmission, LedgerRecorder
 from ledger.recording import (
     MAX_EVENTS_PER_SAVE,
@@ -69,10 +65,6 @@ def _plain_json(mapper: Mapper[UUID]) -> bool:
     return type(mapper.transcoder) in (JSONTranscoder, LedgerTranscoder)
 
 
-class UnknownService(LookupError):
-    """No service is registered with that source."""
-
-
 def eventsourcing_env(database_url: str) -> dict[str, str]:
     """The eventsourcing environment for a PostgreSQL DSN."""
     from psycopg.conninfo import conninfo_to_dict
@@ -95,9 +87,14 @@ class Ledger(Application[UUID]):
 
     name = "ledger"
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, trust: RegistryTrust | None = None
+    ) -> None:
+        """``trust``: what the key registry trusts (the administrators' key); without it,
+        no key at all (a ledger that only reads)."""
         super().__init__(env)
-        self._directory = KeyDirectory()
+        self.trust = trust
+        self._directory = KeyDirectory(trust)
         self._registry_position = 0
         self._registry_read_at = 0.0
         self._registry_lock = threading.Lock()
@@ -105,7 +102,9 @@ class Ledger(Application[UUID]):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
-        return cls(eventsourcing_env(settings.database_url))
+        from ledger.administration import registry_trust
+
+        return cls(eventsourcing_env(settings.database_url), registry_trust(settings))
 
     def construct_transcoder(self) -> Transcoder:
         """JSON as eventsourcing writes it, read with orjson (``ledger.transcoding``)."""
@@ -118,81 +117,6 @@ class Ledger(Application[UUID]):
     def ledger_recorder(self) -> LedgerRecorder:
         assert isinstance(self.recorder, LedgerRecorder)
         return self.recorder
-
-    # Registrations (administration).
-
-    def register_organisation(self, code: str, name: str) -> UUID:
-        try:
-            return self.repository.get(Organisation.create_id(code)).id
-        except AggregateNotFoundError:
-            organisation = Organisation(code=code, name=name)
-            self.save(organisation)
-            return organisation.id
-
-    def register_service(
-        self, source: str, organisation: str, name: str, event_types: Sequence[str]
-    ) -> UUID:
-        try:
-            return self.repository.get(Service.create_id(source)).id
-        except AggregateNotFoundError:
-            pass
-        self.repository.get(Organisation.create_id(organisation))  # must exist
-        service = Service(
-            source=source, organisation=organisation, name=name, event_types=list(event_types)
-        )
-        self.save(service)
-        return service.id
-
-    def register_key(
-        self, source: str, public_key: bytes, valid_from: datetime | None = None
-    ) -> str:
-        try:
-            service: Service = self.repository.get(Service.create_id(source))
-        except AggregateNotFoundError:
-            raise UnknownService(source) from None
-        key_id = signing.key_id_for(public_key)
-        if key_id not in service.keys:
-            service.register_key(key_id, public_key.hex(), valid_from or utcnow())
-            self.save(service)
-        return key_id
-
-    def _service(self, source: str) -> Service:
-        try:
-            service: Service = self.repository.get(Service.create_id(source))
-        except AggregateNotFoundError:
-            raise UnknownService(source) from None
-        return service
-
-    def rotate_key(
-        self, source: str, old_key_id: str, public_key: bytes, at: datetime | None = None
-    ) -> str:
-        """Replace a service's current key; the old one stays valid for earlier events."""
-        service = self._service(source)
-        key_id = signing.key_id_for(public_key)
-        service.rotate_key(old_key_id, key_id, public_key.hex(), at or utcnow())
-        self.save(service)
-        self.refresh_registry()
-        return key_id
-
-    def revoke_key(self, source: str, key_id: str, reason: str, at: datetime | None = None) -> None:
-        """Refuse, from ``at`` (default now), events signed with this key."""
-        service = self._service(source)
-        service.revoke_key(key_id, at or utcnow(), reason)
-        self.save(service)
-        self.refresh_registry()
-
-    def register_agreement(
-        self, reference: str, terms: dict[str, Any], at: datetime | None = None
-    ) -> UUID:
-        """Register a data sharing agreement (idempotent by reference)."""
-        try:
-            return self.repository.get(DataSharingAgreement.create_id(reference)).id
-        except AggregateNotFoundError:
-            agreement = DataSharingAgreement(
-                reference=reference, terms=terms, at=at or utcnow(), submission=None
-            )
-            self.save(agreement)
-            return agreement.id
 
     # The key registry the intake verifies against.
 
@@ -207,10 +131,23 @@ class Ledger(Application[UUID]):
             found = self._directory.get(key_id)
         return found
 
+    def organisation_of(self, source: str) -> str | None:
+        """The organisation of a registered service (the registry is re-read if needed)."""
+        found = self._directory.organisation_of(source)
+        if found is None:
+            self.refresh_registry()
+            found = self._directory.organisation_of(source)
+        return found
+
     @property
     def registry_position(self) -> int:
         """How far into the log the key registry has read."""
         return self._registry_position
+
+    @property
+    def untrusted(self) -> list[str]:
+        """Registry events in the log that no trusted key signed (ignored)."""
+        return self._directory.untrusted
 
     def refresh_registry(self) -> None:
         """Apply key events recorded since the last refresh, up to the log's head.

@@ -23,6 +23,7 @@ from ledger_emitter import KEY_ID_ATTR, SIGNATURE_ATTR
 
 from ledger import jsontext, signing
 from ledger.catalogue import (
+    EVERY_ORGANISATION,
     KEY_REVOKED,
     KEY_ROTATED,
     EventType,
@@ -226,7 +227,7 @@ class Intake:
         if kind.name not in key.event_types:
             raise Refusal(Reason.NOT_AUTHORISED, f"{key.source} may not emit {kind.name}", "/type")
         acting = kind.acting(event["data"])
-        if acting is not None and key.organisation not in acting[0]:
+        if acting is not None and key.organisation not in (EVERY_ORGANISATION, *acting[0]):
             raise Refusal(
                 Reason.NOT_AUTHORISED,
                 f"{key.source} emits for {key.organisation}, not for the organisation named",

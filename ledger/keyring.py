@@ -41,13 +41,22 @@ class Keyring:
             raise SettingsError("the ledger secret must be 32 bytes (64 hex characters)")
         if log_signing_seed is not None and len(log_signing_seed) != 32:
             raise SettingsError("the log signing seed must be 32 bytes (64 hex characters)")
+        self._secret = secret
         self.secret_fingerprint = _derive(secret, b"fingerprint")
         self.pseudonymiser = Pseudonymiser(_derive(secret, b"pseudonym"))
         self._seal_key = _derive(secret, b"seal")
+        # Salts of the commitments that stand for personal fields in what the verifiable
+        # log publishes (ledger.transparency.disclosure).
+        self.commitment_key = _derive(secret, b"commitment")
         self._box = nacl.secret.SecretBox(self._seal_key)
         self.log_signing_key = nacl.signing.SigningKey(
             log_signing_seed or _derive(secret, b"log-signing")
         )
+
+    def derive(self, purpose: bytes) -> bytes:
+        """A 32-byte key of its own for ``purpose`` (e.g. the development
+        administrators' key), independent of every other key derived here."""
+        return _derive(self._secret, purpose)
 
     def seal(self, plaintext: bytes) -> bytes:
         """Encrypt and authenticate bytes for storage at rest: a random nonce, then the

@@ -405,7 +405,8 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
     def select_refusals(self, after: int, limit: int) -> list[dict[str, Any]]:
         """Stored refusals with ``refusal_id > after``, oldest first (the dead-letter outbox)."""
         statement = SQL(
-            "SELECT refusal_id, reason, detail, pointer, raw_sealed, raw_size, raw_truncated, "
+            "SELECT refusal_id, reason, detail, pointer, raw_sha256, raw_sealed, raw_size, "
+            "raw_truncated, "
             "channel, topic, topic_incarnation, kafka_partition, kafka_offset, request_id, caller "
             "FROM {0}.{1} WHERE refusal_id > %s ORDER BY refusal_id LIMIT %s"
         ).format(Identifier(self.datastore.schema), self.refusals_table)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ledger.faults import describe
 from ledger.health import Health
 
 log = logging.getLogger("ledger.retry")
@@ -89,9 +90,12 @@ class RetryLoop:
 
     def _failed(self, exc: BaseException, stop: threading.Event, *, expected: bool) -> None:
         wait = self.backoff.failed()
-        what = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        # A transient failure's message is about the connection; any other's may quote
+        # data, so it is told by kind and place only (ledger.faults).
+        what = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}" if expected else ""
         if not expected:
-            log.exception("%s failed unexpectedly; retrying in %.1f s", self.name, wait)
+            what = describe(exc)
+            log.error("%s failed unexpectedly, retrying in %.1f s: %s", self.name, wait, what)
         if self.on_failure is not None:
             self.on_failure(exc)
         if self.backoff.failures == self.backoff.stuck_after:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "LEDGER_"
+MAX_EVENT_BYTES = 524_288
 
 
 def _setting(default: Any, doc: str) -> Any:
@@ -56,7 +57,10 @@ class Settings:
     ingest_batch: int = _setting(
         2000, "Most records an ingest worker polls and appends in one transaction (<=2000)"
     )
-    max_event_bytes: int = _setting(65536, "Largest accepted signed event, in bytes")
+    max_event_bytes: int = _setting(
+        65536,
+        "Largest accepted signed event, in bytes (1024 to 524288: one Kafka record must hold it)",
+    )
     max_future_seconds: int = _setting(
         300, "How far ahead of the ledger clock an event time may be"
     )
@@ -80,6 +84,11 @@ class Settings:
     )
     log_signing_seed: str = _setting(
         "", "Ed25519 seed (64 hex chars) of the log-signing key; empty derives it from the secret"
+    )
+    admin_public_key: str = _setting(
+        "",
+        "The administrators' Ed25519 public key (base64url): the root of trust every event "
+        "checks back to; empty derives it from the secret (development only)",
     )
     seal_interval_seconds: float = _setting(1.0, "How often the sealer signs a new tree head")
     seal_batch: int = _setting(10000, "Most leaves one sealer transaction integrates and signs")
@@ -106,6 +115,14 @@ class Settings:
             raise SettingsError(f"{PREFIX}INGEST_BATCH must be 1..2000, not {self.ingest_batch}")
         if self.partitions < 1:
             raise SettingsError(f"{PREFIX}PARTITIONS must be at least 1")
+        if not 1024 <= self.max_event_bytes <= MAX_EVENT_BYTES:
+            # A committed event is published whole to ledger.events (its sealed envelope
+            # takes ~4/3 of the bytes received, plus its fields): it must stay below
+            # what a Kafka producer may send by default (1 MiB).
+            limit = f"1024..{MAX_EVENT_BYTES}"
+            raise SettingsError(
+                f"{PREFIX}MAX_EVENT_BYTES must be {limit}, not {self.max_event_bytes}"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -33,6 +33,7 @@ from eventsourcing.persistence import (
 
 from ledger.application import KEY_EVENT_TYPES, Ledger
 from ledger.catalogue import Submission
+from ledger.faults import describe
 from ledger.incoming import (
     HttpRequest,
     Incoming,
@@ -149,8 +150,8 @@ class WritePath:
                 continue
             except TRANSIENT as exc:
                 raise Unavailable(f"the key registry could not be read: {exc}") from exc
-            except Exception:  # a fault of ours must not stop the batch: refuse, keep, log
-                log.exception("the intake failed on a submission (%s); refused, kept", item.channel)
+            except Exception as exc:  # noqa: BLE001 - a fault of ours must not stop the batch
+                log.error("the intake failed on a submission (%s): %s", item.channel, describe(exc))
                 assessed.refusals[index] = self.refusal_record(UNASSESSABLE, item)
                 continue
             assessed.submissions.append(submission)
@@ -232,10 +233,12 @@ class WritePath:
                 if assessed.trackings and self._already_recorded(assessed):
                     raise AlreadyRecorded from None
                 continue
-            except Exception as exc:  # sorted: the database's fault, or one submission's
+            except Exception as exc:  # noqa: BLE001 - sorted: the database, or one submission
                 _raise_unless_one_submissions_fault(exc)
-                log.exception(
-                    "a batch of %d could not be recorded; one at a time", len(assessed.items)
+                log.error(
+                    "a batch of %d could not be recorded (%s); one at a time",
+                    len(assessed.items),
+                    describe(exc),
                 )
                 break
             return self._outcomes(assessed, outcome, assessed.refusals)
@@ -276,8 +279,9 @@ class WritePath:
             raise Unavailable("the batch's positions conflict with the ledger's") from None
         except Exception as exc:  # reported by the caller's retry loop
             _raise_unless_one_submissions_fault(exc)
-            log.exception("the refusals and positions of a batch could not be recorded")
-            raise Unavailable(f"the batch's refusals could not be recorded: {exc!r}") from exc
+            fault = describe(exc)
+            log.error("the refusals and positions of a batch could not be recorded: %s", fault)
+            raise Unavailable(f"the batch's refusals could not be recorded: {fault}") from exc
         return self._outcomes(assessed, combined, refusals)
 
     def _record_alone(
@@ -293,9 +297,9 @@ class WritePath:
                 )
             except CONFLICTS:
                 continue
-            except Exception as exc:  # this submission is refused, the rest go on
+            except Exception as exc:  # noqa: BLE001 - this one is refused, the rest go on
                 _raise_unless_one_submissions_fault(exc)
-                log.exception("a submission could not be recorded; refused, kept")
+                log.error("a submission could not be recorded (%s); refused, kept", describe(exc))
                 return None
         return None
 
@@ -370,7 +374,8 @@ def _raise_unless_one_submissions_fault(exc: Exception) -> None:
     if isinstance(exc, TRANSIENT):
         raise Unavailable(f"the ledger's database is unavailable: {exc}") from exc
     if isinstance(exc, DATABASE_FAULTS) and not isinstance(exc, DATA_FAULTS):
-        raise Unavailable(f"the ledger's database refuses to record: {exc}") from exc
+        # Its message may quote what it refused: named by kind and place only.
+        raise Unavailable(f"the ledger's database refuses to record: {describe(exc)}") from exc
 
 
 def _refusal_of(row: RefusalRecord) -> Refusal:

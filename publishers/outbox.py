@@ -7,17 +7,17 @@ Two outboxes, each with its own position tracked in PostgreSQL:
   in the ``ledger-position`` header and the stored event (pseudonyms and a sealed
   envelope only: no identifier in clear) as the value.
 - ``ledger.rejected``: every stored refusal, with what the ledger kept of the received
-  bytes (bounded: see ``ledger.refusals``) as the value and ``ledger-reason``,
-  ``ledger-detail``, ``ledger-pointer`` and ``ledger-source-topic/partition/offset``
-  headers.
+  bytes (bounded: see ``ledger.refusals``), sealed, as the value and ``ledger-reason``,
+  ``ledger-detail``, ``ledger-pointer``, ``ledger-received-sha256`` and
+  ``ledger-source-topic/partition/offset`` headers.
 
 A position advances only after the broker acknowledged the batch (acks=all), so a
 restart neither skips a record nor replays more than the one unacknowledged batch
 that Kafka's at-least-once delivery allows. Consumers dedupe by position. Positions
 increase but may have gaps (a rolled-back transaction consumes sequence numbers).
 
-Nothing can wedge it: a record the broker refuses for itself (too large, invalid), or
-that cannot be read back, is reported (an error log, the ``skipped`` metric and a row
+Nothing can wedge it: a record the broker refuses for itself (too large, invalid) is
+reported (an error log, the ``skipped`` metric and a row
 in ``ledger_outbox_skipped``) and skipped past; only the broker or the database being
 away is retried, with back-off, and reported as stuck when it goes on.
 """
@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import nacl.exceptions
 from eventsourcing.persistence import Notification, Tracking
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -39,7 +38,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ledger.application import Ledger
 from ledger.health import Health
-from ledger.keyring import Keyring
 from ledger.leadership import Leadership
 from ledger.positions import outbox_name
 from ledger.retry import RetryLoop
@@ -50,6 +48,9 @@ log = logging.getLogger("ledger.outbox")
 
 BATCH = 500
 PUBLISHER_LOCK_KEY = 0x5E1A7
+# How a dead letter's value is sealed: a 24-byte nonce, then the XSalsa20-Poly1305 box
+# under the ledger's sealing key (ledger.keyring.Keyring.open).
+SEALED = b"xsalsa20poly1305; key=ledger-seal"
 IDLE_SECONDS = 0.05  # nothing to publish: look again this soon
 STANDBY_SECONDS = 1.0  # another publisher leads: ask again this often
 # What one record may take on the wire: Kafka's default producer and broker limit.
@@ -114,13 +115,12 @@ class OutboxMetrics:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One record to publish; ``problem`` says why it cannot be (then it is skipped)."""
+    """One record to publish."""
 
     position: int
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
-    problem: str | None = None
 
 
 class Outbox(Protocol):
@@ -166,11 +166,12 @@ class LedgerEvents:
 
 
 class DeadLetters:
-    """The stored refusals, published with what was kept of the received bytes."""
+    """The stored refusals, published with what was kept of the received bytes, sealed
+    (they may carry raw identifiers: only the operator, with the ledger's secret, opens
+    them) and the SHA-256 of those bytes, by which a sender finds its own submission."""
 
-    def __init__(self, ledger: Ledger, keyring: Keyring, topic: str) -> None:
+    def __init__(self, ledger: Ledger, topic: str) -> None:
         self.ledger = ledger
-        self.keyring = keyring
         self.topic = topic
 
     def fetch(self, after: int, limit: int) -> list[Outgoing]:
@@ -178,12 +179,8 @@ class DeadLetters:
             self._letter(row) for row in self.ledger.ledger_recorder.select_refusals(after, limit)
         ]
 
-    def _letter(self, row: dict[str, Any]) -> Outgoing:
-        problem = None
-        try:
-            value = self.keyring.open(bytes(row["raw_sealed"]))
-        except (nacl.exceptions.CryptoError, ValueError, TypeError):
-            value, problem = b"", "the kept bytes cannot be opened with this ledger's secret"
+    @staticmethod
+    def _letter(row: dict[str, Any]) -> Outgoing:
         headers = [
             ("ledger-refusal-id", str(row["refusal_id"]).encode()),
             ("ledger-reason", str(row["reason"]).encode()),
@@ -194,12 +191,14 @@ class DeadLetters:
             ("ledger-source-topic", str(row["topic"] or "").encode()),
             ("ledger-source-partition", str(row["kafka_partition"]).encode()),
             ("ledger-source-offset", str(row["kafka_offset"]).encode()),
+            ("ledger-received-sha256", str(row["raw_sha256"]).encode()),
+            ("ledger-sealed", SEALED),
         ]
         if row["topic_incarnation"]:
             headers.append(("ledger-source-incarnation", str(row["topic_incarnation"]).encode()))
         if row["raw_truncated"]:
             headers.append(("ledger-truncated-from", str(row["raw_size"]).encode()))
-        return Outgoing(int(str(row["refusal_id"])), None, value, headers, problem)
+        return Outgoing(int(str(row["refusal_id"])), None, bytes(row["raw_sealed"]), headers)
 
 
 class OutboxPublisher:
@@ -210,7 +209,7 @@ class OutboxPublisher:
         self.ledger = ledger
         self.outboxes: list[Outbox] = [
             LedgerEvents(ledger, settings.topic_events),
-            DeadLetters(ledger, Keyring.from_settings(settings), settings.topic_rejected),
+            DeadLetters(ledger, settings.topic_rejected),
         ]
         self.producer: KafkaProducer | None = None
         self.published = 0
@@ -247,9 +246,6 @@ class OutboxPublisher:
         sent: list[tuple[Outgoing, object]] = []
         skipped: list[tuple[Outgoing, str]] = []
         for item in batch:
-            if item.problem is not None:
-                skipped.append((item, item.problem))
-                continue
             try:
                 sent.append(
                     (

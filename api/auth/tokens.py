@@ -22,12 +22,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.keyring import Keyring
 from ledger.settings import Settings, SettingsError
-from ledger.subjects import InvalidIdentifier, SubjectId
+from ledger.subjects import ONE_LOGIN_PREFIX, InvalidIdentifier, SubjectId
 
 ROLES = ("citizen", "dsar-officer", "service", "auditor", "admin")
 DEV_ISSUER = "urn:ledger:dev-issuer"
 PRODUCTION_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
-ONE_LOGIN_SUBJECT = "urn:fdc:gov.uk:2022:"
 LEEWAY_SECONDS = 30  # clock skew between the issuer and us
 CACHE_SIZE = 10_000  # verified tokens remembered
 
@@ -109,11 +108,12 @@ class DevIssuer:
         audience: str | None = None,
         now: float | None = None,
     ) -> str:
-        """A signed token for one role; citizens name their linked identifiers."""
+        """A signed token for one role; citizens name their linked identifiers, which
+        the token carries in canonical form (:class:`InvalidIdentifier` if one is not)."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-        for subject in subjects:
-            SubjectId.from_text(subject)  # refuse a typo now, not at every request
+        # Refuse a typo now, not at every request.
+        linked = [str(SubjectId.from_text(subject)) for subject in subjects]
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -127,8 +127,8 @@ class DevIssuer:
         }
         if organisation:
             claims["org"] = organisation
-        if subjects:
-            claims["ledger_subjects"] = list(subjects)
+        if linked:
+            claims["ledger_subjects"] = linked
         return self.sign(claims)
 
     def sign(self, claims: dict[str, Any]) -> str:
@@ -205,7 +205,7 @@ class TokenVerifier:
     def _principal(self, claims: Claims) -> Principal:
         keys: set[str] = set()
         linked = list(claims.ledger_subjects or [])
-        if claims.sub.startswith(ONE_LOGIN_SUBJECT):
+        if claims.sub.startswith(ONE_LOGIN_PREFIX):
             linked.append(f"one-login:{claims.sub}")
         for text in linked:
             try:

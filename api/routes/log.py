@@ -1,22 +1,29 @@
-"""The verifiable log: signed tree heads, checkpoints, inclusion and consistency proofs."""
+"""The verifiable log: signed tree heads, checkpoints, inclusion and consistency proofs
+(hashes only, for every role), and an event's disclosable form for whom may see it."""
 
 from __future__ import annotations
 
+import json
+from base64 import b64encode
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
-from api.auth.policy import Verifier
-from api.deps import MAX_POSITION, Log
+from api.auth.policy import Verifier, forbidden
+from api.auth.tokens import Principal
+from api.deps import MAX_POSITION, LedgerDep, Log
 from api.problems import Problem, problem_responses
 from api.schemas.log import (
     ConsistencyProofPublic,
+    EventContentPublic,
     InclusionProofPublic,
     LogKeyPublic,
     SignedTreeHeadPublic,
+    TreeHeadsPublic,
 )
-from ledger.transparency.reader import LogLookupError
+from ledger.application import Ledger
+from ledger.transparency.reader import DisclosedEvent, LogLookupError
 
 router = APIRouter(prefix="/v1/log", tags=["verifiable log"])
 
@@ -45,6 +52,28 @@ def key(log: Log) -> LogKeyPublic:
         key_id=log.key.key_id.hex(),
         verifier_key=log.key.verifier_key,
         algorithm="Ed25519 (C2SP signed-note type 0x01)",
+    )
+
+
+@router.get("/tree-heads", response_model=TreeHeadsPublic, responses=ERRORS)
+def tree_heads(
+    _: Verifier,
+    log: Log,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="list sizes above this one")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100,
+) -> TreeHeadsPublic:
+    """Every tree size the log signed, smallest first, a page at a time: a verifier
+    walks them (``next``: the ``after`` of the next page, null at the end) instead of
+    probing sizes one by one."""
+    page = log.heads_after(after, limit + 1)
+    shown = page[:limit]
+    return TreeHeadsPublic.model_validate(
+        {
+            "tree_heads": [signed.to_json(log.key) for signed in shown],
+            "next": shown[-1].head.tree_size if len(page) > limit else None,
+        }
     )
 
 
@@ -89,7 +118,12 @@ def checkpoint(
     return PlainTextResponse(head.checkpoint(log.key), media_type="text/plain; charset=utf-8")
 
 
-@router.get("/proofs/inclusion", response_model=InclusionProofPublic, responses=ERRORS)
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProofPublic,
+    response_model_exclude_unset=True,  # no leaf_input where the bundle has none
+    responses=ERRORS,
+)
 def inclusion_proof(
     _: Verifier,
     log: Log,
@@ -120,3 +154,57 @@ def consistency_proof(
         return log.consistency(first, second)
     except LogLookupError as exc:
         raise _problem(exc) from None
+
+
+# A reason is kept as written: printable text, no control characters.
+REASON = r"^[^\x00-\x1f\x7f]{3,300}$"
+
+
+@router.get("/events/{position}", response_model=EventContentPublic, responses=ERRORS)
+def event_content(
+    principal: Verifier,
+    log: Log,
+    ledger: LedgerDep,
+    position: Annotated[int, Path(ge=1, le=MAX_POSITION, description="ledger position")],
+    reason: Annotated[
+        str | None,
+        Query(pattern=REASON, description="why (auditors and admins must say: it is kept)"),
+    ] = None,
+) -> EventContentPublic:
+    """An event as the log shows it (its disclosable form: personal fields are salted
+    commitments) and the leaf input it is checked against, for whom may see it: the
+    citizen it concerns (with the openings of their own commitments), the services and
+    officers of the organisation that submitted it, and an auditor or admin who gives a
+    reason, which is kept."""
+    try:
+        found = log.event(position, openings_for=principal.subject_keys)
+    except LogLookupError as exc:
+        raise _problem(exc) from None
+    if principal.roles & {"auditor", "admin"}:
+        if reason is None:
+            raise Problem(
+                400, "reason-required", "Say why you need to see this event", "give ?reason="
+            )
+        role = "auditor" if "auditor" in principal.roles else "admin"
+        log.record_disclosure(position, principal.subject, role, reason)
+    elif not _may_see(ledger, principal, found):
+        raise forbidden()
+    leaf_input = None if found.leaf_input is None else b64encode(found.leaf_input).decode()
+    return EventContentPublic.model_validate(
+        {
+            "position": found.position,
+            "leaf_index": found.leaf_index,
+            "leaf_input": leaf_input,
+            "disclosable": b64encode(found.content).decode(),
+            "event": json.loads(found.content),
+            "openings": [o.to_json() for o in found.openings if principal.subject_keys],
+        }
+    )
+
+
+def _may_see(ledger: Ledger, principal: Principal, found: DisclosedEvent) -> bool:
+    if principal.subject_keys & found.subject_keys:
+        return True  # the citizen it concerns
+    if principal.organisation is None or found.source is None:
+        return False
+    return bool(ledger.organisation_of(found.source) == principal.organisation)

@@ -34,6 +34,7 @@ from ledger.catalogue.consents import (
     OBJECTION_SET,
 )
 from ledger.catalogue.entry import (
+    EVERY_ORGANISATION,
     PREFIX,
     Change,
     EventType,
@@ -188,6 +189,7 @@ __all__ = [
     "CONSENT_WITHDRAWN",
     "DATA_ACCESSED",
     "DATA_SHARED",
+    "EVERY_ORGANISATION",
     "KEY_REGISTERED",
     "KEY_REVOKED",
     "KEY_ROTATED",

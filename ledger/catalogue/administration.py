@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from ledger_emitter import b64url_decode, key_id_for
 
 from ledger.catalogue.entry import (
+    EVERY_ORGANISATION,
     PREFIX,
     Change,
     EventType,
@@ -22,7 +23,7 @@ from ledger.catalogue.entry import (
     evidence,
     parse_instant,
 )
-from ledger.catalogue.vocabulary import array, obj, ref, text
+from ledger.catalogue.vocabulary import array, obj, ref, text, whole
 from ledger.domain import InvariantViolated
 from ledger.domain.registry import Organisation, Service
 from ledger.keyring import Keyring
@@ -37,15 +38,15 @@ KEY_REVOKED = PREFIX + "key-revoked.v1"
 Build = Callable[[Received, Keyring], Sequence[Change]]
 SOURCE = {
     "type": "string",
-    "pattern": "^[\\x21-\\x7e]{1,256}$",
+    "pattern": whole("[\\x21-\\x7e]{1,256}"),
     "description": "The service's source attribute",
 }
 PUBLIC_KEY = {
     "type": "string",
-    "pattern": "^[A-Za-z0-9_-]{43}$",
+    "pattern": whole("[A-Za-z0-9_-]{43}"),
     "description": "Ed25519 public key, base64url without padding",
 }
-KEY_ID = {"type": "string", "pattern": "^ed25519:[0-9a-f]{32}$"}
+KEY_ID = {"type": "string", "pattern": whole("ed25519:[0-9a-f]{32}")}
 
 
 def _public_key(text_: str) -> bytes:
@@ -94,7 +95,7 @@ def _on_service(step: Callable[[Service, Received, dict[str, Any]], None]) -> Bu
         def apply(current: Aggregate | None) -> Aggregate:
             if not isinstance(current, Service):
                 raise InvariantViolated("service-unknown", "no service with this source")
-            if current.organisation != received.signer_organisation:
+            if received.signer_organisation not in (EVERY_ORGANISATION, current.organisation):
                 raise Refusal(
                     Reason.NOT_AUTHORISED,
                     f"{received.signer_organisation} may not change a service of "
@@ -173,7 +174,7 @@ TYPES = (
                         "event_types": array(
                             {
                                 "type": "string",
-                                "pattern": "^uk\\.gov\\.ledger\\.[a-z-]+\\.v[0-9]+$",
+                                "pattern": whole("uk\\.gov\\.ledger\\.[a-z-]+\\.v[0-9]+"),
                             },
                             1,
                             50,

@@ -8,7 +8,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ledger.catalogue.administration import Build, creating, no_party
-from ledger.catalogue.entry import PREFIX, Change, EventType, Received, evidence
+from ledger.catalogue.entry import EVERY_ORGANISATION, PREFIX, Change, EventType, Received, evidence
 from ledger.catalogue.vocabulary import array, obj, ref, text
 from ledger.domain import InvariantViolated
 from ledger.domain.agreement import DataSharingAgreement
@@ -41,7 +41,7 @@ def _on_agreement(step: Callable[[DataSharingAgreement, Received, dict[str, Any]
         def apply(current: Aggregate | None) -> Aggregate:
             if not isinstance(current, DataSharingAgreement):
                 raise InvariantViolated("agreement-unknown", "no agreement with this reference")
-            if received.signer_organisation not in current.parties:
+            if received.signer_organisation not in (EVERY_ORGANISATION, *current.parties):
                 raise Refusal(
                     Reason.NOT_AUTHORISED,
                     f"{received.signer_organisation} is not a party to this agreement",

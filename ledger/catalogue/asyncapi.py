@@ -53,6 +53,14 @@ REJECTED_HEADERS = {
             "Present when the payload is only the first bytes of the submission: its "
             "whole size in bytes (oversized submissions keep their first 4,096 bytes)"
         ),
+        "ledger-received-sha256": _header(
+            "SHA-256 (hex) of the bytes received (of those kept, when truncated): a sender "
+            "finds its own submission by it"
+        ),
+        "ledger-sealed": _header(
+            "How the payload is sealed: 'xsalsa20poly1305; key=ledger-seal' (a 24-byte "
+            "nonce, then the box under the ledger's sealing key: only the operator opens it)"
+        ),
     },
 }
 
@@ -82,9 +90,12 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "name": "rejected",
         "title": "A refused submission",
         "summary": "The bytes received (all of them, or the first 4,096 of an oversized "
-        "submission), with the reason in headers.",
+        "submission), sealed (they may carry raw identifiers), with the reason in headers.",
         "headers": REJECTED_HEADERS,
-        "payload": {"type": "string", "description": "The bytes received, or their start"},
+        "payload": {
+            "type": "string",
+            "description": "The bytes received, or their start, sealed: see ledger-sealed",
+        },
     }
     messages["committed"] = {
         "name": "committed",
@@ -136,7 +147,8 @@ def document(examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "rejected": {
                 "address": "ledger.rejected",
                 "description": (
-                    "Dead letters: refused submissions (the bytes received) and why, published "
+                    "Dead letters: refused submissions (the bytes received, sealed) and why, "
+                    "published "
                     "from the ledger's stored refusals at least once; dedupe by the "
                     "ledger-refusal-id header."
                 ),

@@ -27,6 +27,8 @@ from ledger.refusals import Reason, Refusal
 from ledger.subjects import InvalidIdentifier, SubjectId
 
 PREFIX = "uk.gov.ledger."
+# The organisation a key speaks for when it speaks for every one: the administrators'.
+EVERY_ORGANISATION = "*"
 
 
 # Received and Submission are built once per event and never changed afterwards; they

@@ -14,7 +14,7 @@ from ledger.catalogue.entry import (
     sealed_text,
     subject_keys,
 )
-from ledger.catalogue.vocabulary import array, obj, ref, subjects, text
+from ledger.catalogue.vocabulary import array, obj, ref, subjects, text, whole
 from ledger.domain.access import DataAccess
 from ledger.domain.sharing import MAX_SUBJECTS_PER_SHARE, DataShare
 from ledger.keyring import Keyring
@@ -132,7 +132,7 @@ ACCESSED = EventType(
 _TRANSFER = obj(
     ["country", "safeguard"],
     {
-        "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1"},
+        "country": {"type": "string", "pattern": whole("[A-Z]{2}"), "description": "ISO 3166-1"},
         "recipient": text(200, "International organisation or body abroad, if any"),
         "safeguard": {
             "enum": [

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-ORG_CODE = "^[A-Z0-9][A-Z0-9-]{1,31}$"
-CODE = "^[a-z0-9][a-z0-9._-]{0,63}$"
-SHA256 = "^[0-9a-f]{64}$"
+from ledger.subjects import ORGANISATION_CODE, SPELLINGS
+
+
+def whole(pattern: str) -> str:
+    """``pattern`` matched against the whole string, alike in ECMA-262 (JSON Schema's
+    regular expressions) and in Python's ``re.search`` (jsonschema's): there ``$`` also
+    matches before a final newline, so the end is ``$`` not followed by one."""
+    return f"^(?:{pattern})$(?!\\n)"
+
+
+ORG_CODE = whole(ORGANISATION_CODE)
+CODE = whole("[a-z0-9][a-z0-9._-]{0,63}")
+SHA256 = whole("[0-9a-f]{64}")
 
 
 def ref(name: str) -> dict[str, str]:
@@ -50,11 +60,18 @@ def subjects(max_items: int) -> dict[str, Any]:
     return schema
 
 
+# What each scheme's value may be, and its canonical form (``ledger.subjects`` has the
+# rules; the ledger pseudonymises the canonical form, so every spelling is one person).
 _SUBJECT_VALUE = {
-    "nhs-number": r"^[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}$",
-    "nino": r"^[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]$",
-    "one-login": r"^urn:fdc:gov\.uk:2022:[A-Za-z0-9_-]{10,200}$",
-    "local": r"^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._/-]{1,95}$",
+    "nhs-number": "10 digits, together or grouped 3-3-4 by one space or hyphen, passing the "
+    "modulus 11 check; the ledger keeps the 10 digits (943 476 5919 is 9434765919)",
+    "nino": "2 letters, 6 digits and A, B, C or D, in either case, with at most one space "
+    "between the groups, and a prefix HMRC issues; the ledger keeps it upper case without "
+    "spaces (ab 12 34 56 c is AB123456C)",
+    "one-login": "The GOV.UK One Login subject (urn:fdc:gov.uk:2022: and 10-200 letters, "
+    "digits, _ or -), exactly as One Login issues it",
+    "local": "The issuing organisation's registered code (upper case), a colon and the "
+    "reference, exactly as issued (its case matters)",
 }
 
 DEFS: dict[str, Any] = {
@@ -66,16 +83,20 @@ DEFS: dict[str, Any] = {
     "subject": {
         **obj(
             ["scheme", "value"],
-            {"scheme": {"enum": list(_SUBJECT_VALUE)}, "value": {"type": "string"}},
-            "A citizen's identifier. NHS numbers must pass the modulus 11 check; a local "
-            "reference is prefixed by the issuing organisation's code, e.g. LEEDS:CT-0001",
+            {"scheme": {"enum": list(SPELLINGS)}, "value": {"type": "string"}},
+            "A citizen's identifier, e.g. nhs-number 9434765919, nino AB123456C, local "
+            "LEEDS:CT-0001. ASCII only: no other digits, letters or whitespace than shown",
         ),
         "allOf": [
             {
                 "if": {"properties": {"scheme": {"const": scheme}}},
-                "then": {"properties": {"value": {"pattern": pattern}}},
+                "then": {
+                    "properties": {
+                        "value": {"pattern": whole(pattern), "description": _SUBJECT_VALUE[scheme]}
+                    }
+                },
             }
-            for scheme, pattern in _SUBJECT_VALUE.items()
+            for scheme, pattern in SPELLINGS.items()
         ],
     },
     "coded": obj(
@@ -122,7 +143,7 @@ DEFS: dict[str, Any] = {
         {
             "period": {
                 "type": "string",
-                "pattern": r"^P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?$",
+                "pattern": whole(r"P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?([0-9]+D)?"),
                 "description": "ISO 8601 duration, when the period is fixed",
             },
             "text": text(300, "The period, or the criteria that set it, in plain English"),
@@ -131,7 +152,7 @@ DEFS: dict[str, Any] = {
     "sha256": {"type": "string", "pattern": SHA256, "description": "SHA-256, lower-case hex"},
     "reference": {
         "type": "string",
-        "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]{0,79}$",
+        "pattern": whole("[A-Za-z0-9][A-Za-z0-9._/-]{0,79}"),
         "description": "A reference chosen by the organisation (no personal data)",
     },
     "instant": {"type": "string", "format": "date-time"},
@@ -164,12 +185,12 @@ def envelope(type_name: str, title: str, description: str, data: dict[str, Any])
             "specversion": {"const": "1.0"},
             "id": {
                 "type": "string",
-                "pattern": "^[\\x21-\\x7e]{1,128}$",
+                "pattern": whole("[\\x21-\\x7e]{1,128}"),
                 "description": "Unique per source; (source, id) is the idempotency key",
             },
             "source": {
                 "type": "string",
-                "pattern": "^[\\x21-\\x7e]{1,256}$",
+                "pattern": whole("[\\x21-\\x7e]{1,256}"),
                 "description": "The registered emitting service, e.g. urn:ledger:service:dwp:uc",
             },
             "type": {"const": type_name},
@@ -184,12 +205,12 @@ def envelope(type_name: str, title: str, description: str, data: dict[str, Any])
             "tracestate": {"type": "string", "maxLength": 512},
             "signingkey": {
                 "type": "string",
-                "pattern": "^ed25519:[0-9a-f]{32}$",
+                "pattern": whole("ed25519:[0-9a-f]{32}"),
                 "description": "Key id: ed25519: + first 32 hex of SHA-256(public key)",
             },
             "signature": {
                 "type": "string",
-                "pattern": "^[A-Za-z0-9_-]{86}$",
+                "pattern": whole("[A-Za-z0-9_-]{86}"),
                 "description": "Ed25519 signature, base64url without padding",
             },
             "data": data,

@@ -57,6 +57,9 @@ class AuditReport:
     tree_size: int
     root_hash: bytes
     unsealed: int
+    # Leaves whose content an export withholds (ledger-leaf/v1 leaves framed stored
+    # states, pseudonyms included): their stored hashes stand in the tree.
+    withheld: int = 0
 
 
 def _fail(
@@ -97,7 +100,17 @@ def _check_leaf(i: int, row: EventRow, leaf: SealedLeaf) -> bytes:
             i,
             row.position,
         )
-    recomputed = row.leaf_hash()
+    if leaf.leaf_format == 1 and row.state is None:
+        return leaf.leaf_hash  # withheld from an export (see AuditReport.withheld)
+    if leaf.leaf_format != 1 and row.content is None:
+        _fail(
+            f"the disclosable form of {_event(row)} is missing",
+            "the event as its leaf commits to it",
+            "nothing",
+            i,
+            row.position,
+        )
+    recomputed = row.leaf_hash(leaf.leaf_format)
     if recomputed != leaf.leaf_hash:
         _fail(
             f"the stored bytes of {_event(row)} changed after it was sealed",
@@ -109,16 +122,30 @@ def _check_leaf(i: int, row: EventRow, leaf: SealedLeaf) -> bytes:
     return recomputed
 
 
-def _check_head(signed: SignedTreeHead, root: bytes, key: LogKey, since: int) -> None:
-    head = signed.head
+def _check_signature(signed: SignedTreeHead, key: LogKey, what: str) -> None:
     try:
-        key.verify(head, signed.signature)
+        key.verify(signed.head, signed.signature)
     except BadTreeHead as exc:
         _fail(
-            f"the signed tree head of size {head.tree_size} does not verify",
+            f"{what} of size {signed.head.tree_size} does not verify",
             "a valid signature",
             str(exc),
         )
+
+
+def _check_kept(kept: SignedTreeHead, root: bytes) -> None:
+    if root != kept.head.root_hash:
+        _fail(
+            f"the log's tree of size {kept.head.tree_size} is not the one a checkpoint kept "
+            f"elsewhere records ({kept.head.time.isoformat()}): the log forked from it",
+            f"root {b64(kept.head.root_hash)} (the kept checkpoint)",
+            f"root {b64(root)} (recomputed)",
+        )
+
+
+def _check_head(signed: SignedTreeHead, root: bytes, key: LogKey, since: int) -> None:
+    head = signed.head
+    _check_signature(signed, key, "the signed tree head")
     if root != head.root_hash:
         _fail(
             f"the events no longer hash to the root signed at size {head.tree_size} "
@@ -136,8 +163,19 @@ def audit(
     *,
     nodes: Iterable[Node] | None = None,
     progress: Progress | None = None,
+    checkpoints: Sequence[SignedTreeHead] = (),
 ) -> AuditReport:
-    """Check everything; raise AuditFailed at the first divergence."""
+    """Check everything; raise AuditFailed at the first divergence.
+
+    ``checkpoints``: tree heads someone else kept (a witness, an auditor): each must
+    verify, and the log must still hold its tree, root for root. That is what catches a
+    log truncated back to an older signed head, or forked from one: the log's own heads
+    go with it, a checkpoint held elsewhere does not."""
+    kept = sorted(checkpoints, key=lambda s: s.head.tree_size)
+    for checkpoint in kept:
+        _check_signature(checkpoint, key, "a kept checkpoint")
+    held = iter(kept)
+    next_kept = next(held, None)
     ordered = sorted(heads, key=lambda s: s.head.tree_size)
     signed_size = ordered[-1].head.tree_size if ordered else 0
     pending = iter(ordered)
@@ -147,7 +185,7 @@ def audit(
         next_head = next(pending, None)
     rows, leaves = iter(events), iter(sealed)
     stored: Iterator[Node] = iter(nodes) if nodes is not None else iter(())
-    frontier, previous, last_good = MerkleFrontier(), 0, 0
+    frontier, previous, last_good, withheld = MerkleFrontier(), 0, 0, 0
     row, leaf = next(rows, None), next(leaves, None)
     while row is not None or leaf is not None:
         i = frontier.size
@@ -180,6 +218,7 @@ def audit(
                 row.position,
             )
         assert leaf is not None
+        withheld += leaf.leaf_format == 1 and row.state is None
         completed = frontier.append(_check_leaf(i, row, leaf))
         if nodes is not None:
             for node in completed[1:]:  # level 0 is the leaf hash, checked just above
@@ -188,6 +227,9 @@ def audit(
             _check_head(next_head, frontier.root(), key, last_good)
             last_good = frontier.size
             next_head = next(pending, None)
+        while next_kept is not None and next_kept.head.tree_size == frontier.size:
+            _check_kept(next_kept, frontier.root())
+            next_kept = next(held, None)
         previous = row.position
         if progress is not None:
             progress(frontier.size)
@@ -201,8 +243,23 @@ def audit(
             f"{frontier.size} events",
             frontier.size,
         )
+    while next_kept is not None and next_kept.head.tree_size == 0:
+        _check_kept(next_kept, EMPTY_ROOT)
+        next_kept = next(held, None)
+    if next_kept is not None:
+        size = next_kept.head.tree_size
+        _fail(
+            f"a checkpoint kept elsewhere records a tree of size {size} "
+            f"({next_kept.head.time.isoformat()}), but the log now holds only "
+            f"{frontier.size} sealed events: it was truncated, or rewritten, since",
+            f"{size} sealed events",
+            f"{frontier.size} sealed events",
+            frontier.size,
+        )
     unsealed = sum(1 for _ in rows) + (row is not None)
-    return AuditReport(frontier.size, len(ordered), frontier.size, frontier.root(), unsealed)
+    return AuditReport(
+        frontier.size, len(ordered), frontier.size, frontier.root(), unsealed, withheld
+    )
 
 
 def _check_node(computed: Node, stored: Node | None) -> None:

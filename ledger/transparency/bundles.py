@@ -1,10 +1,12 @@
 """Proofs as JSON documents, exactly as the API serves them, and their offline check. Pure.
 
-An inclusion bundle carries the leaf (its input bytes and hash), the audit path and the
-signed tree head it is against; a consistency bundle carries both signed tree heads and
-the path between them. Checking one needs only the log's public key (a LogKey): the
-signatures are checked first, then the Merkle maths. Hashes are standard base64, as in
-the checkpoint's root line.
+An inclusion bundle carries hashes only: the leaf hash (and, for a ``ledger-leaf/v2``
+leaf, its input, which frames the event's position, identity, type and the SHA-256 of
+its disclosable form: no content), the audit path and the signed tree head it is
+against; a consistency bundle carries both signed tree heads and the path between them.
+Checking one needs only the log's public key (a LogKey): the signatures are checked
+first, then the Merkle maths. Hashes are standard base64, as in the checkpoint's root
+line.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from ledger import merkle
 from ledger.transparency.checkpoint import BadTreeHead, LogKey, SignedTreeHead, b64, unb64
-from ledger.transparency.leaves import EventRow, MalformedLeaf
+from ledger.transparency.leaves import LeafInput, MalformedLeaf
 
 
 class MalformedBundle(ValueError):
@@ -28,25 +30,29 @@ class VerificationFailed(ValueError):
 def inclusion_bundle(
     *,
     leaf_index: int,
-    leaf_input: bytes,
+    position: int,
+    leaf_hash: bytes,
+    leaf_input: bytes | None,
     proof: Sequence[bytes],
     head: SignedTreeHead,
     key: LogKey,
     nodes_read: int,
 ) -> dict[str, Any]:
-    """The JSON inclusion proof of one leaf against one signed tree head."""
-    row = EventRow.from_leaf_input(leaf_input)
-    return {
+    """The JSON inclusion proof of one leaf against one signed tree head; ``leaf_input``
+    only where it shows no content (a v2 leaf)."""
+    bundle: dict[str, Any] = {
         "kind": "inclusion-proof",
         "leaf_index": leaf_index,
-        "position": row.position,
+        "position": position,
         "tree_size": head.head.tree_size,
-        "leaf_hash": b64(merkle.leaf_hash(leaf_input)),
-        "leaf_input": b64(leaf_input),
+        "leaf_hash": b64(leaf_hash),
         "inclusion_path": [b64(h) for h in proof],
         "tree_head": head.to_json(key),
         "nodes_read": nodes_read,
     }
+    if leaf_input is not None:
+        bundle["leaf_input"] = b64(leaf_input)
+    return bundle
 
 
 def consistency_bundle(
@@ -105,28 +111,28 @@ def verify_inclusion_bundle(data: Any, key: LogKey) -> str:
         raise VerificationFailed(
             f"tree_size {size} is not the signed head's {signed.head.tree_size}"
         )
+    position = _field(data, "position", int)
     try:
         leaf_hash = unb64(_field(data, "leaf_hash", str), "leaf_hash")
-        leaf_input = unb64(_field(data, "leaf_input", str), "leaf_input")
-        row = EventRow.from_leaf_input(leaf_input)
+        shown = data.get("leaf_input")
+        leaf_input = None if shown is None else unb64(_field(data, "leaf_input", str), "leaf_input")
+        parsed = None if leaf_input is None else LeafInput.parse(leaf_input)
     except (BadTreeHead, MalformedLeaf) as exc:
         raise MalformedBundle(str(exc)) from None
-    if merkle.leaf_hash(leaf_input) != leaf_hash:
+    if leaf_input is not None and merkle.leaf_hash(leaf_input) != leaf_hash:
         raise VerificationFailed(
             f"leaf_hash {b64(leaf_hash)} is not the hash of leaf_input "
             f"({b64(merkle.leaf_hash(leaf_input))})"
         )
-    if data.get("position") != row.position:
-        raise VerificationFailed(
-            f"position {data.get('position')} is not the leaf's {row.position}"
-        )
+    if parsed is not None and position != parsed.position:
+        raise VerificationFailed(f"position {position} is not the leaf's {parsed.position}")
     path = _hashes(data.get("inclusion_path"), "inclusion_path")
     try:
         merkle.verify_inclusion(leaf_index, size, leaf_hash, path, signed.head.root_hash)
     except merkle.ProofError as exc:
         raise VerificationFailed(f"inclusion proof refused: {exc}") from None
     return (
-        f"OK: ledger position {row.position} (leaf {leaf_index}) is in the tree of size {size} "
+        f"OK: ledger position {position} (leaf {leaf_index}) is in the tree of size {size} "
         f"signed by {key.name} at {signed.head.time.isoformat()}"
     )
 

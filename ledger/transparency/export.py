@@ -1,9 +1,14 @@
 """Exports of the log (JSON lines) and the two places an audit can read from.
 
-An export holds, aligned by leaf index, each event row exactly as stored and the leaf
-as sealed, plus every signed tree head: enough for anyone with the log's public key to
-rerun the whole audit offline (``ledger verify --audit --export FILE``). Rows carry
-pseudonyms and sealed envelopes only, so an export holds no identifier in clear.
+An export holds, aligned by leaf index, each event's **disclosable form** (the stored
+event with every personal field replaced by a salted commitment:
+``ledger.transparency.disclosure``) and the SHA-256 of its stored bytes, and the leaf as
+sealed, plus every signed tree head: enough for anyone with the log's public key to
+rerun the whole audit offline (``ledger verify --audit --export FILE``), and nothing
+personal: no identifier, no
+pseudonym, nothing that links two events of one person. Leaves sealed in the first
+format (``ledger-leaf/v1``, over the stored state itself) are exported without their
+content: the offline audit takes their stored hashes as they are, and says how many.
 
 Line kinds: ``log`` (first: format, origin, verifier key, counts), ``tree_head`` (the
 JSON form the API serves) and ``leaf`` (``event`` and ``sealed``, either may be null).
@@ -11,22 +16,25 @@ JSON form the API serves) and ``leaf`` (``event`` and ``sealed``, either may be 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
+import orjson
 import psycopg
 
 from ledger.transparency import scan, store
 from ledger.transparency.audit import AuditReport, Progress, audit
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead, b64, unb64
+from ledger.transparency.disclosure import Discloser
 from ledger.transparency.leaves import EventRow, SealedLeaf
 
-EXPORT_FORMAT = "ledger-log-export/v1"
+EXPORT_FORMAT = "ledger-log-export/v2"
 
 
 class MalformedExport(ValueError):
@@ -56,25 +64,43 @@ def _read_only(database_url: str) -> psycopg.Connection:
     return conn
 
 
+def disclosed(rows: Iterable[EventRow], discloser: Discloser) -> Iterator[EventRow]:
+    """The rows with their disclosable form (from the stored state, which an operator's
+    audit reads: a state that is not even JSON any more cannot match its leaf)."""
+    for row in rows:
+        try:
+            content = discloser.disclosable(row.identity, row.state or b"null")
+        except orjson.JSONDecodeError:
+            content = b"\x00 the stored state is not JSON"
+        yield dataclasses.replace(row, content=content)
+
+
 def audit_database(
-    database_url: str, key: LogKey, progress: Progress | None = None, on_start: Any = None
+    database_url: str,
+    key: LogKey,
+    discloser: Discloser,
+    progress: Progress | None = None,
+    on_start: Any = None,
+    checkpoints: Sequence[SignedTreeHead] = (),
 ) -> AuditReport:
-    """Audit the live database: events, sealed leaves, every stored node, every head."""
+    """Audit the live database: events, sealed leaves, every stored node, every head,
+    and the ``checkpoints`` someone else kept."""
     with _read_only(database_url) as conn:
         snap = _snapshot(conn)
         if on_start is not None:
             on_start(snap)
         return audit(
-            scan.stream_events(conn),
+            disclosed(scan.stream_events(conn), discloser),
             scan.stream_sealed(conn),
             snap.heads,
             key,
             nodes=scan.stream_nodes(conn),
             progress=progress,
+            checkpoints=checkpoints,
         )
 
 
-def write_export(database_url: str, out: IO[str], key: LogKey) -> Snapshot:
+def write_export(database_url: str, out: IO[str], key: LogKey, discloser: Discloser) -> Snapshot:
     """Write the export of the database to ``out``; return what it covered."""
     with _read_only(database_url) as conn:
         snap = _snapshot(conn)
@@ -89,19 +115,21 @@ def write_export(database_url: str, out: IO[str], key: LogKey) -> Snapshot:
         out.write(json.dumps(header) + "\n")
         for signed in snap.heads:
             out.write(json.dumps({"kind": "tree_head", **signed.to_json(key)}) + "\n")
-        pairs = itertools.zip_longest(scan.stream_events(conn), scan.stream_sealed(conn))
+        pairs = itertools.zip_longest(
+            disclosed(scan.stream_events(conn), discloser), scan.stream_sealed(conn)
+        )
         for i, (row, leaf) in enumerate(pairs):
             line = {
                 "kind": "leaf",
                 "leaf_index": i,
-                "event": _row_json(row),
+                "event": _row_json(row, withhold=leaf is not None and leaf.leaf_format == 1),
                 "sealed": _sealed_json(leaf),
             }
             out.write(json.dumps(line) + "\n")
     return snap
 
 
-def _row_json(row: EventRow | None) -> dict[str, Any] | None:
+def _row_json(row: EventRow | None, *, withhold: bool) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
@@ -109,7 +137,8 @@ def _row_json(row: EventRow | None) -> dict[str, Any] | None:
         "originator_id": str(row.originator_id),
         "originator_version": row.originator_version,
         "topic": row.topic,
-        "state": None if row.state is None else b64(row.state),
+        "disclosable": None if withhold or row.content is None else b64(row.content),
+        "state_sha256": None if withhold or row.state_digest is None else b64(row.state_digest),
     }
 
 
@@ -122,6 +151,7 @@ def _sealed_json(leaf: SealedLeaf | None) -> dict[str, Any] | None:
         "originator_id": str(leaf.originator_id),
         "originator_version": leaf.originator_version,
         "leaf_hash": b64(leaf.leaf_hash),
+        "leaf_format": leaf.leaf_format,
     }
 
 
@@ -158,12 +188,15 @@ class ExportFile:
         for number, line in self._leaves():
             if (event := line.get("event")) is not None:
                 try:
+                    content, digest = event["disclosable"], event["state_sha256"]
                     yield EventRow(
                         int(event["position"]),
                         UUID(event["originator_id"]),
                         int(event["originator_version"]),
                         event["topic"],
-                        None if event["state"] is None else unb64(event["state"], "state"),
+                        None,
+                        None if content is None else unb64(content, "disclosable"),
+                        None if digest is None else unb64(digest, "state_sha256"),
                     )
                 except (KeyError, TypeError, ValueError) as exc:
                     raise MalformedExport(f"{self.path}:{number}: bad event: {exc}") from None
@@ -178,10 +211,23 @@ class ExportFile:
                         UUID(leaf["originator_id"]),
                         int(leaf["originator_version"]),
                         unb64(leaf["leaf_hash"], "leaf_hash"),
+                        int(leaf["leaf_format"]),
                     )
                 except (KeyError, TypeError, ValueError) as exc:
                     raise MalformedExport(f"{self.path}:{number}: bad sealed leaf: {exc}") from None
 
-    def audit(self, key: LogKey, progress: Progress | None = None) -> AuditReport:
-        """Audit the export with only the log's public key."""
-        return audit(self.events(), self.sealed(), self.snapshot.heads, key, progress=progress)
+    def audit(
+        self,
+        key: LogKey,
+        progress: Progress | None = None,
+        checkpoints: Sequence[SignedTreeHead] = (),
+    ) -> AuditReport:
+        """Audit the export with only the log's public key (and checkpoints kept)."""
+        return audit(
+            self.events(),
+            self.sealed(),
+            self.snapshot.heads,
+            key,
+            progress=progress,
+            checkpoints=checkpoints,
+        )

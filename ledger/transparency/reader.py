@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
@@ -14,8 +17,9 @@ from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.bundles import consistency_bundle, inclusion_bundle
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead
-from ledger.transparency.leaves import SealedLeaf
-from ledger.transparency.sealer import signer_from_settings
+from ledger.transparency.disclosure import Discloser, Opening, personal_values
+from ledger.transparency.leaves import EventRow, SealedLeaf
+from ledger.transparency.sealer import discloser_from_settings, signer_from_settings
 
 
 class LogLookupError(LookupError):
@@ -34,11 +38,25 @@ def _no_head(size: int) -> LogLookupError:
     )
 
 
+@dataclass(frozen=True)
+class DisclosedEvent:
+    """An event as the log shows it: its disclosable form and its leaf, and who it
+    concerns and comes from (for the caller to decide who may see it)."""
+
+    position: int
+    leaf_index: int | None
+    leaf_input: bytes | None
+    content: bytes
+    subject_keys: frozenset[str]
+    source: str | None
+    openings: list[Opening]
+
+
 class LogReader:
     """Signed tree heads and proofs, through a small pool of PostgreSQL connections."""
 
-    def __init__(self, pool: ConnectionPool, key: LogKey) -> None:
-        self._pool, self.key = pool, key
+    def __init__(self, pool: ConnectionPool, key: LogKey, discloser: Discloser) -> None:
+        self._pool, self.key, self.discloser = pool, key, discloser
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LogReader:
@@ -51,7 +69,7 @@ class LogReader:
         )
         with pool.connection() as conn:
             store.create_tables(conn)
-        return cls(pool, signer_from_settings(settings).key)
+        return cls(pool, signer_from_settings(settings).key, discloser_from_settings(settings))
 
     def close(self) -> None:
         self._pool.close()
@@ -69,6 +87,11 @@ class LogReader:
         if head is None:
             raise _no_head(tree_size)
         return head
+
+    def heads_after(self, after: int, limit: int) -> list[SignedTreeHead]:
+        """The signed tree heads above size ``after``, smallest first (a page)."""
+        with self._pool.connection() as conn:
+            return store.heads_after(conn, after, limit)
 
     def sealed(self, positions: Sequence[int]) -> dict[int, SealedLeaf]:
         """Sealed leaves (index and hash) by ledger position; unsealed ones are absent."""
@@ -125,11 +148,46 @@ class LogReader:
             proof, reads = _inclusion(conn, leaf.leaf_index, size)
         return inclusion_bundle(
             leaf_index=leaf.leaf_index,
-            leaf_input=row.leaf_input(),
+            position=position,
+            leaf_hash=leaf.leaf_hash,
+            leaf_input=self._leaf_input(row, leaf),
             proof=proof,
             head=head,
             key=self.key,
             nodes_read=reads,
+        )
+
+    def _leaf_input(self, row: EventRow, leaf: SealedLeaf | None) -> bytes | None:
+        """The leaf input of a v2 leaf (hashes only); None for a v1 leaf, whose input
+        framed the stored state itself."""
+        if leaf is not None and leaf.leaf_format == 1:
+            return None
+        content = self.discloser.disclosable(row.identity, row.state or b"null")
+        return dataclasses.replace(row, content=content).leaf_input()
+
+    def record_disclosure(self, position: int, principal: str, role: str, reason: str) -> None:
+        """Keep who was shown the event at ``position``, and why (an auditor's reason)."""
+        with self._pool.connection() as conn:
+            store.record_disclosure(conn, position, principal, role, reason)
+
+    def event(self, position: int, openings_for: frozenset[str] = frozenset()) -> DisclosedEvent:
+        """The event at ``position`` as the log shows it, with the openings of its
+        commitments to ``openings_for`` (a citizen's own pseudonyms)."""
+        with self._pool.connection() as conn:
+            row = store.event_at(conn, position)
+            leaf = store.leaves_at(conn, [position]).get(position)
+        if row is None or row.state is None:
+            raise LogLookupError("not-in-log", "No such ledger position", "nothing is there")
+        content = self.discloser.disclosable(row.identity, row.state)
+        people = frozenset(value for _, value in personal_values(row.state, "subject_key"))
+        return DisclosedEvent(
+            position=position,
+            leaf_index=None if leaf is None else leaf.leaf_index,
+            leaf_input=self._leaf_input(row, leaf),
+            content=content,
+            subject_keys=people,
+            source=_source(row.state),
+            openings=self.discloser.openings(row.identity, row.state, set(openings_for)),
         )
 
     def consistency(self, first: int, second: int | None = None) -> dict[str, Any]:
@@ -156,3 +214,18 @@ class LogReader:
 
 def _inclusion(conn: Connection, leaf_index: int, size: int) -> tuple[list[bytes], int]:
     return store.with_nodes(conn, lambda read: merkle.inclusion_proof(leaf_index, size, read))
+
+
+def _source(state: bytes) -> str | None:
+    """The service that submitted the event: the fact's own ``source``, or that of the
+    submission a stateful change carries (None for administration made directly)."""
+    value = orjson.loads(state)
+    if not isinstance(value, dict):
+        return None
+    found = value.get("source")
+    if isinstance(found, str):
+        return found
+    submission = value.get("submission")
+    if isinstance(submission, dict) and isinstance(submission.get("source"), str):
+        return str(submission["source"])
+    return None

@@ -35,13 +35,13 @@ def stream_sealed(conn: Connection, batch: int = 5000) -> Iterator[SealedLeaf]:
         cur.itersize = batch
         cur.execute(
             query(
-                "SELECT l.leaf_index, l.position, l.originator_id, l.originator_version, n.hash "
-                "FROM {leaves} l LEFT JOIN {nodes} n "
+                "SELECT l.leaf_index, l.position, l.originator_id, l.originator_version, n.hash, "
+                "l.leaf_format FROM {leaves} l LEFT JOIN {nodes} n "
                 "ON n.level = 0 AND n.node_index = l.leaf_index ORDER BY l.leaf_index"
             )
         )
         for r in cur:
-            yield SealedLeaf(r[0], r[1], r[2], r[3], b"" if r[4] is None else bytes(r[4]))
+            yield SealedLeaf(r[0], r[1], r[2], r[3], b"" if r[4] is None else bytes(r[4]), r[5])
 
 
 def stream_nodes(conn: Connection, batch: int = 5000) -> Iterator[Node]:

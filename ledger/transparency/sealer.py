@@ -15,6 +15,7 @@ indices do not, because the sealer numbers leaves itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -30,7 +31,8 @@ from ledger.retry import RetryLoop
 from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.checkpoint import LogSigner, SignedTreeHead
-from ledger.transparency.leaves import SealedLeaf
+from ledger.transparency.disclosure import Discloser
+from ledger.transparency.leaves import EventRow, SealedLeaf
 
 log = logging.getLogger("ledger.sealer")
 
@@ -50,6 +52,11 @@ def signer_from_settings(settings: Settings) -> LogSigner:
     return LogSigner(settings.log_origin, Keyring.from_settings(settings).log_signing_key)
 
 
+def discloser_from_settings(settings: Settings) -> Discloser:
+    """What turns stored events into the disclosable form their leaves commit to."""
+    return Discloser(Keyring.from_settings(settings).commitment_key)
+
+
 class Sealer:
     """Integrates new leaves in batches and signs a tree head per batch."""
 
@@ -57,6 +64,7 @@ class Sealer:
         self,
         database_url: str,
         signer: LogSigner,
+        discloser: Discloser,
         *,
         batch: int = 10_000,
         clock: Callable[[], float] = time.time,
@@ -64,6 +72,7 @@ class Sealer:
         if batch < 1:
             raise ValueError("a seal batch holds at least one leaf")
         self.database_url, self.signer, self.batch, self.clock = database_url, signer, batch, clock
+        self.discloser = discloser
         self._conn: psycopg.Connection | None = None
 
     @classmethod
@@ -71,6 +80,7 @@ class Sealer:
         return cls(
             settings.database_url,
             signer_from_settings(settings),
+            discloser_from_settings(settings),
             batch=settings.seal_batch,
         )
 
@@ -104,7 +114,7 @@ class Sealer:
             if not rows and latest is not None and latest.head.tree_size == size:
                 return 0, latest
             frontier, _ = store.with_nodes(conn, lambda read: MerkleFrontier.from_nodes(size, read))
-            nodes = frontier.extend(row.leaf_hash() for row in rows)
+            nodes = frontier.extend(self._leaf_hash(row) for row in rows)
             leaves = [
                 SealedLeaf(size + i, row.position, row.originator_id, row.originator_version, b"")
                 for i, row in enumerate(rows)
@@ -118,6 +128,11 @@ class Sealer:
         if rows:
             log.info("sealed %d leaves; tree size %d", len(rows), frontier.size)
         return len(rows), head
+
+    def _leaf_hash(self, row: EventRow) -> bytes:
+        """The leaf of an event: over its disclosable form (``ledger-leaf/v2``)."""
+        content = self.discloser.disclosable(row.identity, row.state or b"null")
+        return dataclasses.replace(row, content=content).leaf_hash()
 
     def run(self, stop: threading.Event, interval: float, health: Health | None = None) -> None:
         """Seal every ``interval`` seconds until ``stop`` is set; a failure (the database

@@ -28,6 +28,7 @@ EVENTS_TABLE = "ledger_events"
 LEAVES_TABLE = "ledger_log_leaves"
 NODES_TABLE = "ledger_log_nodes"
 HEADS_TABLE = "ledger_log_tree_heads"
+DISCLOSURES_TABLE = "ledger_log_disclosures"
 # The ledger's idempotency index: (source, id) -> the event a submission became.
 SUBMISSIONS_TABLE = "ledger_submissions"
 
@@ -35,6 +36,8 @@ CREATE_STATEMENTS = (
     f"CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (leaf_index bigint PRIMARY KEY, "
     "position bigint NOT NULL UNIQUE, originator_id uuid NOT NULL, "
     "originator_version bigint NOT NULL)",
+    # Leaves sealed before this column existed were framed as ledger-leaf/v1.
+    f"ALTER TABLE {LEAVES_TABLE} ADD COLUMN IF NOT EXISTS leaf_format smallint NOT NULL DEFAULT 1",
     f"CREATE TABLE IF NOT EXISTS {NODES_TABLE} (level smallint NOT NULL, "
     "node_index bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, node_index))",
     f"CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (tree_size bigint PRIMARY KEY, "
@@ -43,10 +46,14 @@ CREATE_STATEMENTS = (
     "CREATE OR REPLACE FUNCTION ledger_log_append_only() RETURNS trigger LANGUAGE plpgsql "
     "AS $$ BEGIN RAISE EXCEPTION 'the verifiable log is append-only (% on %)', "
     "TG_OP, TG_TABLE_NAME; END $$",
+    # Who was shown an event's content for a reason of their own (an auditor): kept.
+    f"CREATE TABLE IF NOT EXISTS {DISCLOSURES_TABLE} (disclosure_id bigserial PRIMARY KEY, "
+    "shown_at timestamptz NOT NULL DEFAULT now(), position bigint NOT NULL, "
+    "principal text NOT NULL, role text NOT NULL, reason text NOT NULL)",
     *(
         f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
         f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_append_only()"
-        for table in (LEAVES_TABLE, NODES_TABLE, HEADS_TABLE)
+        for table in (LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE)
     ),
 )
 _NAMES = {
@@ -111,12 +118,19 @@ def append(
     with conn.cursor() as cur:
         with cur.copy(
             query(
-                "COPY {leaves} (leaf_index, position, originator_id, originator_version) FROM STDIN"
+                "COPY {leaves} (leaf_index, position, originator_id, originator_version, "
+                "leaf_format) FROM STDIN"
             )
         ) as copy:
             for leaf in leaves:
                 copy.write_row(
-                    (leaf.leaf_index, leaf.position, leaf.originator_id, leaf.originator_version)
+                    (
+                        leaf.leaf_index,
+                        leaf.position,
+                        leaf.originator_id,
+                        leaf.originator_version,
+                        leaf.leaf_format,
+                    )
                 )
         copy_nodes(conn, nodes)
         insert_head(conn, head)
@@ -161,6 +175,17 @@ def head_at(conn: Connection, tree_size: int) -> SignedTreeHead | None:
     return None if row is None else _head(row)
 
 
+def heads_after(conn: Connection, after: int, limit: int) -> list[SignedTreeHead]:
+    """Signed tree heads of sizes above ``after``, smallest first, at most ``limit``."""
+    rows = conn.execute(
+        query(
+            "SELECT {head_columns} FROM {heads} WHERE tree_size > %s ORDER BY tree_size LIMIT %s"
+        ),
+        (after, limit),
+    ).fetchall()
+    return [_head(row) for row in rows]
+
+
 def heads(conn: Connection) -> list[SignedTreeHead]:
     """Every signed tree head, smallest first."""
     rows = conn.execute(query("SELECT {head_columns} FROM {heads} ORDER BY tree_size")).fetchall()
@@ -187,13 +212,24 @@ def leaves_at(conn: Connection, positions: Sequence[int]) -> dict[int, SealedLea
     """Sealed leaves by ledger position (positions not yet sealed are absent)."""
     rows = conn.execute(
         query(
-            "SELECT l.leaf_index, l.position, l.originator_id, l.originator_version, n.hash "
-            "FROM {leaves} l JOIN {nodes} n ON n.level = 0 AND n.node_index = l.leaf_index "
-            "WHERE l.position = ANY(%s)"
+            "SELECT l.leaf_index, l.position, l.originator_id, l.originator_version, n.hash, "
+            "l.leaf_format FROM {leaves} l JOIN {nodes} n "
+            "ON n.level = 0 AND n.node_index = l.leaf_index WHERE l.position = ANY(%s)"
         ),
         (list(positions),),
     ).fetchall()
-    return {r[1]: SealedLeaf(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows}
+    return {r[1]: SealedLeaf(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows}
+
+
+def record_disclosure(
+    conn: Connection, position: int, principal: str, role: str, reason: str
+) -> None:
+    """Keep who was shown the event at ``position``, and why."""
+    conn.execute(
+        f"INSERT INTO {DISCLOSURES_TABLE} (position, principal, role, reason) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s)",
+        (position, principal, role, reason),
+    )
 
 
 def position_of_submission(conn: Connection, source: str, event_id: str) -> int | None:

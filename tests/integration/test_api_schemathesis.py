@@ -22,16 +22,19 @@ from pathlib import Path
 import psycopg
 import pytest
 import uvicorn
+from ledger_emitter import canonical
 
 from api.app import create_app
 from infra.ports import free_port
 from ledger.application import Ledger
+from ledger.catalogue import DATA_ACCESSED
 from ledger.domain.agreement import DataSharingAgreement
 from ledger.domain.consent import Consent, Objection
 from ledger.settings import Settings
-from ledger.transparency.sealer import Sealer, signer_from_settings
+from ledger.transparency.sealer import Sealer, discloser_from_settings, signer_from_settings
 from projections.runner import LogReader, ViewRunner, prepare_views
 from projections.views import all_projections
+from tests.support.ledger import access_data, administration, make_intake, register_dwp
 from tests.support.stream import nhs_numbers
 from tests.support.tokens import token
 from tests.support.views import access, agreement_terms, save_all, share, subject_key
@@ -49,8 +52,10 @@ def record_a_little_of_everything(settings: Settings) -> None:
     ledger = Ledger.from_settings(settings)
     week_ago = datetime.now(UTC) - timedelta(days=7)
     alex = subject_key(settings, ALEX)
-    for code, name in (("DWP", "the Department for Work and Pensions"), ("HMRC", "HMRC")):
-        ledger.register_organisation(code, name)
+    dwp = register_dwp(ledger)  # and one signed event of its own, which DWP may read
+    signed = dwp.build(DATA_ACCESSED, access_data(ALEX.partition(":")[2]), time=week_ago)
+    ledger.record([make_intake(ledger, settings).assess(canonical(signed))])
+    administration(ledger).register_organisation("HMRC", "HM Revenue and Customs")
     many = [subject_key(settings, f"nhs-number:{n}") for n in nhs_numbers(12)]
     save_all(
         ledger,
@@ -82,7 +87,12 @@ def record_a_little_of_everything(settings: Settings) -> None:
             ),
         ],
     )
-    sealer = Sealer(settings.database_url, signer_from_settings(settings), batch=8)
+    sealer = Sealer(
+        settings.database_url,
+        signer_from_settings(settings),
+        discloser_from_settings(settings),
+        batch=8,
+    )
     sealer.seal()
     sealer.close()
     prepare_views(settings)

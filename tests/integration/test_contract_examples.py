@@ -12,6 +12,7 @@ from ledger_emitter import KafkaTransport, canonical, partition_key
 from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.catalogue.examples import EXAMPLE_SOURCE
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from tests.support.contract import RAW_IDENTIFIERS, example_worker, register_example_service, story
@@ -81,7 +82,11 @@ def test_every_example_is_recorded_once_byte_identical_and_no_identifier_is_stor
         _send(settings, [(forged, canonical(forged))])
         wait_until(
             lambda: (
-                scalar(settings.database_url, "SELECT count(*) FROM ledger_submissions")
+                scalar(
+                    settings.database_url,
+                    "SELECT count(*) FROM ledger_submissions WHERE source = %s",
+                    EXAMPLE_SOURCE,
+                )
                 == len(examples)
                 and worker.stats.duplicates == len(examples)
                 and sum(worker.stats.refused.values()) == 1

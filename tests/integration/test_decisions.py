@@ -16,6 +16,7 @@ from ledger.application import Ledger
 from ledger.domain.agreement import DataSharingAgreement
 from ledger.domain.consent import Consent, Objection
 from ledger.settings import Settings
+from tests.support.spellings import full_width
 from tests.support.tokens import bearer
 from tests.support.views import agreement_terms, running_projections, save_all, subject_key
 
@@ -113,7 +114,28 @@ def test_an_opt_out_denies_the_share(api: TestClient, ledger: Ledger, settings: 
 
     answer = ask(api, SAM)
     assert (answer["allowed"], answer["reason"]) == (False, "opted-out")
+    assert ask(api, "nino:ab 12 34 56 c")["reason"] == "opted-out"  # Sam, spelt another way
     assert ask(api, ALEX)["allowed"] is True
+
+
+@pytest.mark.parametrize("subject", ["nino:AB123456C\n", full_width("nino:AB123456C")])
+def test_a_misspelt_subject_is_refused_not_decided_for_a_stranger(
+    api: TestClient, subject: str
+) -> None:
+    # Pseudonymised apart, it would be nobody's: no consent, no opt-out to consult.
+    question = {
+        "sender": "DWP",
+        "recipient": "HMRC",
+        "subject": subject,
+        "purpose": "uc-earnings",
+        "categories": ["income"],
+    }
+
+    response = api.post("/v1/decisions/share", json=question)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/invalid-subject")
+    assert "123456" not in response.text and full_width("123456") not in response.text
 
 
 def test_a_withdrawal_is_reflected_in_the_next_decisions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from ledger_emitter import Emitter, KafkaTransport, canonical
 
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
+from ledger.keyring import Keyring
 from ledger.settings import Settings
 from tests.support.ledger import (
     access_data,
@@ -83,7 +85,9 @@ def test_a_forged_event_is_refused_stored_and_dead_lettered_with_its_reason(
 
     assert scalar(settings.database_url, ACCESSES) == 0
     assert scalar(settings.database_url, "SELECT reason FROM ledger_refusals") == "bad-signature"
-    assert value == raw
+    # Sealed: only the ledger's secret opens it; the sender finds it by its hash.
+    assert raw not in value and Keyring.from_settings(settings).open(value) == raw
+    assert headers["ledger-received-sha256"] == hashlib.sha256(raw).hexdigest().encode()
     assert headers["ledger-reason"] == b"bad-signature"
     assert headers["ledger-source-topic"] == settings.topic_submissions.encode()
     assert b"signature does not verify" in headers["ledger-detail"]

@@ -15,6 +15,7 @@ from ledger.intake import Intake
 from ledger.refusals import Reason, Refusal
 from ledger.settings import Settings
 from tests.support.contract import EXAMPLE_NOW, example_intake, register_example_service
+from tests.support.ledger import administration
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def test_after_rotation_the_old_key_signs_only_what_happened_before(
     ledger: Ledger, settings: Settings
 ) -> None:
     old, new = published_test_key(), SigningKey.generate()
-    ledger.rotate_key(EXAMPLE_SOURCE, old.key_id, new.public_key, AT)
+    administration(ledger).rotate_key(EXAMPLE_SOURCE, old.key_id, new.public_key, AT)
     intake = example_intake(ledger, settings)
 
     assert intake.assess(_access(old, BEFORE, "before"))
@@ -61,7 +62,7 @@ def test_after_revocation_events_claiming_a_later_time_are_refused(
     intake = example_intake(ledger, settings)
     assert intake.assess(_access(key, AFTER, "cached-first"))  # the registry is now cached
 
-    ledger.revoke_key(EXAMPLE_SOURCE, key.key_id, "lost", AT)
+    administration(ledger).revoke_key(EXAMPLE_SOURCE, key.key_id, "lost", AT)
 
     assert intake.assess(_access(key, BEFORE, "signed-before"))
     assert _refused(intake, _access(key, AFTER, "signed-after")) == Reason.REVOKED_KEY
@@ -147,7 +148,7 @@ def test_a_key_registered_today_may_sign_events_about_yesterday(
     # Only rotation and revocation bound a key, by the event's claimed time: back-filled
     # events signed with a new key are accepted.
     fresh = SigningKey.generate()
-    ledger.register_key(EXAMPLE_SOURCE, fresh.public_key, EXAMPLE_NOW)
+    administration(ledger).register_key(EXAMPLE_SOURCE, fresh.public_key, EXAMPLE_NOW)
     assert example_intake(ledger, settings).assess(_access(fresh, BEFORE, "back-filled"))
 
 

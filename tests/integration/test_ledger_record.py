@@ -9,6 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from ledger_emitter import canonical
 
+from ledger.administration import registry_trust
 from ledger.application import MAX_EVENTS_PER_SAVE, Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.keyring import Keyring
@@ -84,7 +85,8 @@ def test_a_resend_among_new_facts_is_caught_by_the_key_and_the_rest_recorded(
     assert outcome.duplicates == [1] and outcome.positions[1] == original
     assert len(outcome.appended) == 3
     assert scalar(settings.database_url, ACCESS_ROWS) == 4
-    assert scalar(settings.database_url, "SELECT count(*) FROM ledger_submissions") == 4
+    submitted = "SELECT count(*) FROM ledger_submissions WHERE source = %s"
+    assert scalar(settings.database_url, submitted, emitter.source) == 4
     assert ledger.ledger_recorder.positions("kafka:s:") == {"kafka:s:0": 9}
 
 
@@ -127,7 +129,8 @@ def test_with_an_aggregate_cache_the_full_save_keeps_it_current(settings: Settin
 
     # Without fast-forwarding, eventsourcing's cache is only as current as what save() put.
     env = eventsourcing_env(settings.database_url)
-    ledger = Ledger({**env, "AGGREGATE_CACHE_MAXSIZE": "10", "AGGREGATE_CACHE_FASTFORWARD": "n"})
+    env = {**env, "AGGREGATE_CACHE_MAXSIZE": "10", "AGGREGATE_CACHE_FASTFORWARD": "n"}
+    ledger = Ledger(env, registry_trust(settings))
     try:
         emitter = register_dwp(ledger)
         intake = make_intake(ledger, settings)

@@ -16,6 +16,7 @@ from ledger_emitter import Emitter, canonical
 from api.app import create_app
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
+from ledger.keyring import Keyring
 from ledger.settings import Settings
 from projections.runner import run_projections
 from tests.support.ledger import (
@@ -110,7 +111,7 @@ def test_an_oversized_record_is_kept_bounded_and_does_not_wedge_the_dead_letters
     assert kept < 5000  # its first 4,096 bytes, sealed: not 1.5 MB
     assert sorted(h["ledger-reason"] for _, h in letters) == [b"bad-signature", b"oversized"]
     (cut,) = [(value, h) for value, h in letters if h["ledger-reason"] == b"oversized"]
-    assert cut[0] == oversized[:4096]
+    assert Keyring.from_settings(settings).open(cut[0]) == oversized[:4096]
     assert cut[1]["ledger-truncated-from"] == str(len(oversized)).encode()
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from ledger_emitter import canonical
 
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
+from ledger.incoming import Direct, Incoming
 from ledger.settings import Settings
 from publishers.outbox import OutboxPublisher
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
@@ -105,3 +107,31 @@ def _rows(database_url: str, query: str) -> list[tuple[int]]:
 
     with psycopg.connect(database_url) as conn:
         return list(conn.execute(query).fetchall())
+
+
+def test_a_dead_letter_that_cannot_be_published_is_reported_and_skipped_past(
+    ledger: Ledger, settings: Settings
+) -> None:
+    from ledger.keyring import Keyring
+    from ledger.writing import WritePath
+    from tests.support.ledger import dead_letters, running_publisher
+
+    intake = make_intake(ledger, settings)
+    write_path = WritePath(ledger, intake)
+    write_path.submit([Incoming(b"{not json", Direct()), Incoming(b"[]", Direct())])
+    # Hand-made damage: the first refusal's kept bytes grown past what one Kafka record
+    # may carry (the write path never keeps that much).
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE ledger_refusals SET raw_sealed = repeat('x', 2000000)::bytea "
+            "WHERE refusal_id = (SELECT min(refusal_id) FROM ledger_refusals)"
+        )
+
+    with running_publisher(settings) as publisher:
+        [(value, headers)] = dead_letters(settings, expected=1)
+        assert Keyring.from_settings(settings).open(value) == b"[]"
+        assert headers["ledger-reason"] == b"not-a-cloudevent"
+        wait_until(lambda: publisher.skipped == 1, what="the skip reported")
+        assert publisher.health.stuck_on is None
+    reason = scalar(settings.database_url, "SELECT reason FROM ledger_outbox_skipped")
+    assert "MessageSizeTooLargeError" in reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +15,7 @@ from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.settings import Settings
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
+from tests.support.spellings import arabic_indic, full_width
 from tests.support.tokens import bearer
 from tests.support.views import access, running_projections, save_all, subject_key
 
@@ -119,6 +121,45 @@ def test_an_invalid_identifier_is_a_problem_not_a_lookup(api: TestClient) -> Non
     body = response.json()
     assert body["type"].endswith("/invalid-subject")
     assert "1234567890" not in response.text
+
+
+def test_an_access_spelt_another_way_by_the_service_is_in_the_citizens_timeline(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    emitter = register_dwp(ledger)
+    data = {**access_data(), "subjects": [{"scheme": "nino", "value": "AB 12 34 56 C"}]}
+    event = emitter.build(DATA_ACCESSED, data, time=datetime.now(UTC) - timedelta(days=1))
+    ledger.record([make_intake(ledger, settings).assess(canonical(event))])
+    sam = bearer(settings, "citizen", "nino:AB123456C")
+
+    def entries(subject: str) -> list[dict]:  # type: ignore[type-arg]
+        response = api.get(f"/v1/citizens/{subject}/timeline", headers=sam)
+        assert response.status_code == 200, response.text
+        return list(response.json()["entries"])
+
+    wait_until(lambda: len(entries("nino:AB123456C")) == 1, what="Sam's entry")
+    assert entries(quote("nino:ab 12 34 56 c")) == entries("nino:AB123456C")
+
+
+@pytest.mark.parametrize("view", ["timeline", "consents"])
+@pytest.mark.parametrize(
+    "subject",
+    ["nino:AB123456C\n", full_width("nino:AB123456C"), arabic_indic("nino:AB123456C")],
+)
+def test_a_misspelt_identifier_in_the_path_is_a_problem_that_does_not_echo_it(
+    api: TestClient, view: str, subject: str
+) -> None:
+    settings: Settings = api.app.state.settings  # type: ignore[attr-defined]
+    sam = bearer(settings, "citizen", "nino:AB123456C")
+
+    response = api.get(f"/v1/citizens/{quote(subject)}/{view}", headers=sam)
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/invalid-subject")
+    value = subject.removeprefix("nino:")
+    for echo in (value, value.strip(), quote(value), "123456"):
+        assert echo not in response.text
 
 
 def test_the_view_tracks_its_position_in_the_same_database(

@@ -17,7 +17,7 @@ from ledger.application import Ledger
 from ledger.domain.access import DataAccess
 from ledger.settings import Settings
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead, parse_checkpoint
-from ledger.transparency.sealer import Sealer, signer_from_settings
+from ledger.transparency.sealer import Sealer, discloser_from_settings, signer_from_settings
 from tests.integration.test_transparency_sealer import event_rows, record_events
 from tests.support.tokens import bearer
 
@@ -41,7 +41,12 @@ def client(settings: Settings) -> Iterator[TestClient]:
     ledger = Ledger.from_settings(settings)
     record_events(ledger, 20)
     ledger.save(Submitted(source="urn:test:service", event_id="evt-42"))
-    sealer = Sealer(settings.database_url, signer_from_settings(settings), batch=8)
+    sealer = Sealer(
+        settings.database_url,
+        signer_from_settings(settings),
+        discloser_from_settings(settings),
+        batch=8,
+    )
     sealer.seal()  # heads at 8, 16, 21
     record_events(ledger, 2, "UNSEALED")
     ledger.close()
@@ -94,7 +99,7 @@ def test_the_checkpoint_is_a_c2sp_signed_note(client: TestClient) -> None:
 def test_an_inclusion_proof_by_position_verifies_offline(
     client: TestClient, settings: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    position = event_rows(settings.database_url)[13].position
+    position = event_rows(settings)[13].position
     body = client.get(
         "/v1/log/proofs/inclusion", params={"position": position, "tree_size": 16}
     ).json()
@@ -122,7 +127,7 @@ def test_an_inclusion_proof_by_event_id(client: TestClient, settings: Settings) 
 def test_proofs_for_what_the_log_cannot_prove_are_problems(
     client: TestClient, settings: Settings
 ) -> None:
-    rows = event_rows(settings.database_url)
+    rows = event_rows(settings)
     newer = client.get(
         "/v1/log/proofs/inclusion", params={"position": rows[20].position, "tree_size": 8}
     )

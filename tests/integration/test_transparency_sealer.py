@@ -15,8 +15,9 @@ from ledger.domain.registry import Organisation
 from ledger.settings import Settings
 from ledger.transparency import scan, store
 from ledger.transparency.checkpoint import LogSigner
+from ledger.transparency.export import disclosed
 from ledger.transparency.leaves import EventRow
-from ledger.transparency.sealer import Sealer, signer_from_settings
+from ledger.transparency.sealer import Sealer, discloser_from_settings, signer_from_settings
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +33,20 @@ def record_events(ledger: Ledger, count: int, prefix: str = "ORG") -> None:
         )
 
 
-def event_rows(database_url: str) -> list[EventRow]:
-    with psycopg.connect(database_url) as conn:
-        return store.events_after(conn, 0, 1_000_000)
+def event_rows(settings: Settings) -> list[EventRow]:
+    """The stored events, each with the disclosable form its leaf commits to."""
+    with psycopg.connect(settings.database_url) as conn:
+        rows = store.events_after(conn, 0, 1_000_000)
+    return list(disclosed(rows, discloser_from_settings(settings)))
 
 
 def make_sealer(settings: Settings, batch: int = 10_000) -> Sealer:
-    return Sealer(settings.database_url, signer_from_settings(settings), batch=batch)
+    return Sealer(
+        settings.database_url,
+        signer_from_settings(settings),
+        discloser_from_settings(settings),
+        batch=batch,
+    )
 
 
 @pytest.fixture
@@ -55,7 +63,7 @@ def test_every_event_becomes_a_leaf_in_ledger_order(
 
     sealed = sealer.seal()
 
-    rows = event_rows(settings.database_url)
+    rows = event_rows(settings)
     assert sealed.leaves_added == len(rows) == 37
     with psycopg.connect(settings.database_url) as conn:
         leaves = list(scan.stream_sealed(conn))
@@ -138,7 +146,11 @@ def test_a_batch_that_fails_midway_leaves_no_trace(
     sealer.seal()
     record_events(ledger, 4, "NEXT")
     signing_key = signer_from_settings(settings)._signing_key
-    crashing = Sealer(settings.database_url, CrashingSigner(settings.log_origin, signing_key))
+    crashing = Sealer(
+        settings.database_url,
+        CrashingSigner(settings.log_origin, signing_key),
+        discloser_from_settings(settings),
+    )
 
     with pytest.raises(RuntimeError):
         crashing.seal()
@@ -172,7 +184,7 @@ def test_two_sealers_at_once_never_interleave(ledger: Ledger, settings: Settings
         s.close()
 
     assert errors == []
-    rows = event_rows(settings.database_url)
+    rows = event_rows(settings)
     with psycopg.connect(settings.database_url) as conn:
         leaves = list(scan.stream_sealed(conn))
         head = store.latest_head(conn)

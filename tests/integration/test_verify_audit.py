@@ -3,6 +3,7 @@ kind of tampering is caught, at the first divergent leaf, with a non-zero exit."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from ledger.application import Ledger
 from ledger.merkle import MerkleFrontier
 from ledger.settings import Settings
 from ledger.transparency import store
-from ledger.transparency.sealer import Sealer, signer_from_settings
+from ledger.transparency.sealer import Sealer, discloser_from_settings, signer_from_settings
 from tests.integration.test_transparency_sealer import event_rows, record_events
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,12 @@ def sealed_log(cli_env: Settings) -> Iterator[Settings]:
     ledger = Ledger.from_settings(settings)
     record_events(ledger, EVENTS)
     ledger.close()
-    sealer = Sealer(settings.database_url, signer_from_settings(settings), batch=16)
+    sealer = Sealer(
+        settings.database_url,
+        signer_from_settings(settings),
+        discloser_from_settings(settings),
+        batch=16,
+    )
     sealer.seal()
     sealer.close()
     yield settings
@@ -79,20 +85,30 @@ def test_an_audit_from_a_folder_with_no_home_is_refused_not_a_tamper_alarm(
     assert not (no_home_here / ".ledger").exists()
 
 
-def test_an_auditor_with_the_public_key_needs_no_secret(
-    sealed_log: Settings, no_home_here: Path, capsys: pytest.CaptureFixture[str]
+def test_an_auditor_with_only_the_public_key_audits_an_export_and_needs_no_secret(
+    sealed_log: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     key = signer_from_settings(sealed_log).key.verifier_key
+    export = tmp_path / "log.jsonl"
+    assert main(["export", str(export)]) == 0  # the operator's
+    monkeypatch.delenv("LEDGER_SECRET")
+    monkeypatch.delenv("LEDGER_HOME")
+    monkeypatch.chdir(tmp_path)  # the auditor's desk: no home, no secret
 
-    code, out, _ = audit(capsys, "--key", key)
-
+    code, out, _ = audit(capsys, "--export", str(export), "--key", key)
     assert code == 0 and f"OK: {EVENTS} leaves recomputed" in out
+    # The database itself is audited by the operator: its leaves need the secret.
+    code, _, err = audit(capsys, "--key", key)
+    assert code == 2 and "no ledger home" in err
 
 
 def test_altering_one_stored_event_is_caught_at_its_leaf(
     sealed_log: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    target = event_rows(sealed_log.database_url)[20].position
+    target = event_rows(sealed_log)[20].position
     tamper(
         sealed_log,
         f"UPDATE ledger_events SET state = state || '\\x20'::bytea "
@@ -107,7 +123,7 @@ def test_altering_one_stored_event_is_caught_at_its_leaf(
 
 
 def test_deleting_a_row_is_caught(sealed_log: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    target = event_rows(sealed_log.database_url)[7].position
+    target = event_rows(sealed_log)[7].position
     tamper(sealed_log, f"DELETE FROM ledger_events WHERE notification_id = {target}")
 
     code, _, err = audit(capsys)
@@ -121,7 +137,7 @@ def test_deleting_a_row_is_caught(sealed_log: Settings, capsys: pytest.CaptureFi
 def test_swapping_two_rows_is_caught(
     sealed_log: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = event_rows(sealed_log.database_url)
+    rows = event_rows(sealed_log)
     a, b = rows[3].position, rows[30].position
     tamper(
         sealed_log,
@@ -141,7 +157,7 @@ def test_swapping_two_rows_is_caught(
 def test_truncating_the_log_is_caught(
     sealed_log: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    keep = event_rows(sealed_log.database_url)[24].position
+    keep = event_rows(sealed_log)[24].position
     tamper(sealed_log, f"DELETE FROM ledger_events WHERE notification_id > {keep}")
 
     code, _, err = audit(capsys)
@@ -155,14 +171,14 @@ def test_rewriting_the_whole_tree_to_match_is_still_caught_by_the_signed_heads(
 ) -> None:
     # Someone who can drop the append-only triggers alters an event, then rebuilds every
     # stored node to match. Only the signed tree heads still remember the old root.
-    target = event_rows(sealed_log.database_url)[5].position
+    target = event_rows(sealed_log)[5].position
     tamper(
         sealed_log,
         f"UPDATE ledger_events SET state = state || '\\x20'::bytea "
         f"WHERE notification_id = {target}",
     )
     frontier, nodes = MerkleFrontier(), []
-    for row in event_rows(sealed_log.database_url):
+    for row in event_rows(sealed_log):
         nodes += frontier.append(row.leaf_hash())
     with psycopg.connect(sealed_log.database_url) as conn:
         conn.execute("ALTER TABLE ledger_log_nodes DISABLE TRIGGER ledger_log_nodes_append_only")
@@ -200,7 +216,6 @@ def test_an_export_audits_offline_with_only_the_public_key(
 
     code, out, _ = audit(capsys, "--export", str(export), "--key", str(key))
     assert code == 0 and f"OK: {EVENTS} leaves recomputed" in out
-
     lines = export.read_text().splitlines()
     doctored = [json.loads(line) for line in lines]
     for line in doctored:  # alter one event and its sealed hash alike: only the heads know
@@ -211,9 +226,7 @@ def test_an_export_audits_offline_with_only_the_public_key(
             row = next(
                 r for r in ExportFile(export).events() if r.position == line["event"]["position"]
             )
-            forged = type(row)(
-                row.position, row.originator_id, row.originator_version, "forged", row.state
-            )
+            forged = dataclasses.replace(row, topic="forged")
             from ledger.transparency.checkpoint import b64
 
             line["sealed"]["leaf_hash"] = b64(forged.leaf_hash())

@@ -24,6 +24,7 @@ from ledger.intake import Intake
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.writing import WritePath
+from tests.support.ledger import administration
 
 # The examples are dated; the ledger's clock is set the day after, so they stay valid.
 EXAMPLE_NOW = STORY_START + timedelta(days=1)
@@ -43,11 +44,12 @@ RAW_IDENTIFIERS = [
 
 def register_example_service(ledger: Ledger) -> None:
     """DWP and the examples' service, allowed every type, with the published test key."""
-    ledger.register_organisation(EXAMPLE_ORGANISATION, "the Department for Work and Pensions")
-    ledger.register_service(
+    admin = administration(ledger)
+    admin.register_organisation(EXAMPLE_ORGANISATION, "the Department for Work and Pensions")
+    admin.register_service(
         EXAMPLE_SOURCE, EXAMPLE_ORGANISATION, "Example case system", sorted(CATALOGUE)
     )
-    ledger.register_key(
+    admin.register_key(
         EXAMPLE_SOURCE, published_test_key().public_key, datetime(2026, 1, 1, tzinfo=UTC)
     )
 

@@ -14,6 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 from ledger_emitter import Emitter, SigningKey
 
 from consumers.ingest import IngestWorker
+from ledger.administration import Administration
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.intake import Intake
@@ -38,12 +39,22 @@ def access_data(nhs_number: str = "9434765919", organisation: str = "DWP") -> di
     }
 
 
+def administration(ledger: Ledger) -> Administration:
+    """The administrators, with the development key, acting on ``ledger`` (one built
+    from settings: it knows the secret the key derives from)."""
+    assert ledger.trust is not None, "a ledger from settings"
+    keyring = ledger.trust.keyring
+    intake = Intake(ledger, keyring, max_bytes=65536, max_future=timedelta(minutes=5))
+    return Administration(WritePath(ledger, intake), SigningKey(keyring.derive(b"administrators")))
+
+
 def register_dwp(ledger: Ledger, source: str = DWP_SOURCE) -> Emitter:
     """Register DWP and one of its services with a fresh key; return its emitter."""
-    ledger.register_organisation("DWP", "the Department for Work and Pensions")
-    ledger.register_service(source, "DWP", "Test case system", [DATA_ACCESSED])
+    admin = administration(ledger)
+    admin.register_organisation("DWP", "the Department for Work and Pensions")
+    admin.register_service(source, "DWP", "Test case system", [DATA_ACCESSED])
     key = SigningKey.generate()
-    ledger.register_key(source, key.public_key, datetime.now(UTC) - timedelta(days=1))
+    admin.register_key(source, key.public_key, datetime.now(UTC) - timedelta(days=1))
     return Emitter(source, key)
 
 

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from api.auth.tokens import DevIssuer, TokenRefused, TokenVerifier
 from ledger.keyring import Keyring
 from ledger.settings import Settings, SettingsError
-from ledger.subjects import SubjectId
+from ledger.subjects import InvalidIdentifier, SubjectId
+from tests.support.spellings import full_width
 
 SECRET = "0f" * 32
 DEV = Settings(secret=SECRET)
@@ -65,6 +66,46 @@ def test_a_dev_token_names_the_citizens_linked_subjects_as_pseudonyms() -> None:
     expected = keyring.pseudonymiser.subject_key(SubjectId.from_text("nhs-number:9434765919"))
     assert principal.roles == {"citizen"} and principal.subject_keys == {expected}
     assert "9434765919" not in str(principal)
+
+
+def test_a_dev_token_carries_the_canonical_form_of_any_accepted_spelling() -> None:
+    keyring = Keyring.from_settings(DEV)
+    token = DevIssuer(keyring, DEV).issue("citizen", subjects=["nino:ab 12 34 56 c"])
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    principal = TokenVerifier(keyring, DEV).verify(token)
+
+    assert claims["ledger_subjects"] == ["nino:AB123456C"]
+    canonical = keyring.pseudonymiser.subject_key(SubjectId("nino", "AB123456C"))
+    assert principal.subject_keys == {canonical}
+
+
+@pytest.mark.parametrize("subject", ["nino:AB123456C\n", full_width("nino:AB123456C")])
+def test_no_dev_token_links_a_misspelt_identifier(subject: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        DevIssuer(Keyring.from_settings(DEV), DEV).issue("citizen", subjects=[subject])
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"ledger_subjects": ["nino:AB123456C\n"]},
+        {"ledger_subjects": [full_width("nino:AB123456C")]},
+        {"sub": "urn:fdc:gov.uk:2022:abcdefghij0123456789\n"},
+    ],
+)
+def test_a_token_linking_a_misspelt_identifier_is_refused(
+    tmp_path: Path, jwks_server: str, claims: dict[str, object]
+) -> None:
+    # Another issuer's token is not ours to correct: taken apart, it would be a second
+    # person with none of the citizen's history.
+    settings, key = production(tmp_path, jwks_server)
+
+    with pytest.raises(TokenRefused) as refused:
+        TokenVerifier(Keyring.from_settings(settings), settings).verify(
+            one_login_token(key, **claims)
+        )
+    assert refused.value.code == "token-invalid"
 
 
 def test_production_verifies_tokens_of_the_configured_issuer_by_its_jwks(

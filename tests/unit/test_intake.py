@@ -15,6 +15,7 @@ from ledger.catalogue.examples import EXAMPLE_SOURCE, published_test_key, signed
 from ledger.intake import Intake, RegisteredKey
 from ledger.keyring import Keyring
 from ledger.refusals import Reason, Refusal
+from tests.support.spellings import arabic_indic, full_width
 
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 KEY = published_test_key()
@@ -123,6 +124,21 @@ def test_an_nhs_number_with_a_wrong_check_digit_is_an_invalid_subject() -> None:
     assert (refused.reason, refused.pointer) == (Reason.INVALID_SUBJECT, "/data/subjects/0")
 
 
+@pytest.mark.parametrize(
+    "value", ["AB123456C\n", full_width("AB123456C"), arabic_indic("AB123456C")]
+)
+def test_a_nino_spelt_with_a_newline_or_other_digits_is_refused_not_a_second_person(
+    value: str,
+) -> None:
+    data = {**ACCESS["data"], "subjects": [{"scheme": "nino", "value": value}]}
+    refused = refusal(resigned(ACCESS, data=data))
+    assert (refused.reason, refused.pointer) == (
+        Reason.SCHEMA_VIOLATION,
+        "/data/subjects/0/value",
+    )
+    assert "AB" not in refused.detail
+
+
 def test_refuses_a_signer_outside_its_source_types_or_organisation() -> None:
     assert refusal(resigned(ACCESS, source="urn:other")).reason == Reason.NOT_AUTHORISED
     only_shares = registered(event_types=frozenset({"uk.gov.ledger.data-shared.v1"}))
@@ -174,3 +190,28 @@ def test_a_date_time_member_that_is_not_rfc_3339_is_a_schema_violation() -> None
     given = STORY["consent-given.v1.json"]
     refused = refusal(resigned(given, data={**given["data"], "expires_at": "next Tuesday"}))
     assert (refused.reason, refused.pointer) == (Reason.SCHEMA_VIOLATION, "/data/expires_at")
+
+
+@pytest.mark.parametrize(
+    "member, value",
+    [("id", "access-1\n"), ("data", {**ACCESS["data"], "purpose": {"code": "uc\n", "text": "x"}})],
+)
+def test_a_trailing_newline_is_refused_wherever_a_pattern_applies(member: str, value: Any) -> None:
+    # Python's `$` matches before a final newline; every published pattern says `$(?!\n)`.
+    event = KEY.sign({**ACCESS, member: value})
+    assert refusal(canonical(event)).reason is Reason.SCHEMA_VIOLATION
+
+
+def test_every_published_pattern_ends_without_a_final_newline() -> None:
+    from ledger.catalogue import schema_document
+
+    def patterns(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+            return found + [p for item in node.values() for p in patterns(item)]
+        if isinstance(node, list):
+            return [p for item in node for p in patterns(item)]
+        return []
+
+    every = {p for kind in CATALOGUE.values() for p in patterns(schema_document(kind))}
+    assert every and all(p.endswith("$(?!\\n)") for p in every)

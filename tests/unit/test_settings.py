@@ -68,3 +68,9 @@ def test_configured_addresses_are_kept() -> None:
     resolved = settings.resolved()
 
     assert (resolved.database_url, resolved.kafka_bootstrap) == ("postgresql://x@h/db", "k:9092")
+
+
+def test_the_largest_event_must_fit_one_kafka_record() -> None:
+    with pytest.raises(SettingsError, match=r"MAX_EVENT_BYTES must be 1024\.\.524288"):
+        Settings.from_env({"LEDGER_MAX_EVENT_BYTES": "2000000"})
+    assert Settings.from_env({"LEDGER_MAX_EVENT_BYTES": "524288"}).max_event_bytes == 524_288

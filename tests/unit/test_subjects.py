@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.subjects import InvalidIdentifier, Pseudonymiser, SubjectId, nhs_number_is_valid
+from tests.support.spellings import arabic_indic, full_width
 
 
 @pytest.mark.parametrize("number", ["9434765919", "4010232137", "9990000026"])
@@ -44,6 +45,45 @@ def test_one_login_subjects_and_local_references_have_their_own_formats() -> Non
         SubjectId.parse("local", " spaces are not allowed")
     with pytest.raises(InvalidIdentifier):
         SubjectId.parse("passport", "123456789")
+
+
+def test_every_accepted_spelling_of_a_nino_is_one_pseudonym() -> None:
+    pseudonymiser = Pseudonymiser(b"k" * 32)
+    spellings = ["AB123456C", "AB 12 34 56 C", "ab123456c", "ab 12 34 56 c", "Ab 123456c"]
+
+    keys = {pseudonymiser.subject_key(SubjectId.parse("nino", s)) for s in spellings}
+
+    assert keys == {pseudonymiser.subject_key(SubjectId("nino", "AB123456C"))}
+
+
+@pytest.mark.parametrize(
+    ("scheme", "spelling"),
+    [
+        ("nino", "AB123456C\n"),  # Python's $ matches before a final newline
+        ("nino", full_width("AB123456C")),  # Python's \d matches any digit
+        ("nino", arabic_indic("AB123456C")),
+        ("nino", "\u017fA123456C"),  # long s, which str.upper() turns into S
+        ("nino", " AB123456C"),
+        ("nino", "AB 12 34 56 C\t"),
+        ("nino", "AB\u200b123456C"),  # zero-width space
+        ("nhs-number", "9434765919\n"),
+        ("nhs-number", full_width("943 476 5919")),
+        ("nhs-number", "943  476 5919"),
+        ("one-login", "urn:fdc:gov.uk:2022:abcdefghij0123\n"),
+        ("one-login", arabic_indic("urn:fdc:gov.uk:2022:abcdefghij0123")),
+        ("local", "LEEDS:CT-0001\n"),
+        ("local", full_width("LEEDS:CT-0001")),
+        ("local", "LEEDS:CT-\u04270001"),  # Cyrillic Che
+        ("local", "leeds:CT-0001"),  # organisation codes are registered upper case
+        ("local", "CT-0001"),  # and a local reference names its organisation
+    ],
+)
+def test_a_spelling_outside_the_contract_is_refused_not_taken_for_another_person(
+    scheme: str, spelling: str
+) -> None:
+    with pytest.raises(InvalidIdentifier) as refused:
+        SubjectId.parse(scheme, spelling)
+    assert spelling.strip() not in str(refused.value)
 
 
 def test_a_pseudonym_is_stable_keyed_and_reveals_nothing() -> None:

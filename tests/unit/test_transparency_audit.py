@@ -15,8 +15,12 @@ from ledger.transparency.checkpoint import LogSigner, SignedTreeHead
 from ledger.transparency.leaves import EventRow, SealedLeaf
 
 SIGNER = LogSigner("ledger.example/log", nacl.signing.SigningKey(bytes(32)))
-# Positions with a gap (a rolled-back insert), as bigserial leaves them.
-ROWS = [EventRow(p, UUID(int=p), 1, "t", b"state %d" % p) for p in (1, 2, 3, 5, 6, 7, 8, 9, 10, 11)]
+# Positions with a gap (a rolled-back insert), as bigserial leaves them; each row with
+# its disclosable form, as the database audit reads them.
+ROWS = [
+    EventRow(p, UUID(int=p), 1, "t", b"state %d" % p, b'{"n":%d}' % p)
+    for p in (1, 2, 3, 5, 6, 7, 8, 9, 10, 11)
+]
 
 
 def seal(
@@ -27,7 +31,7 @@ def seal(
     for i, row in enumerate(rows):
         done = frontier.append(row.leaf_hash())
         nodes += done[1:]
-        leaves.append(SealedLeaf(i, row.position, row.originator_id, 1, row.leaf_hash()))
+        leaves.append(SealedLeaf(i, row.position, row.originator_id, 1, row.leaf_hash(), 2))
         if frontier.size in head_sizes:
             heads.append(SIGNER.sign(frontier.size, frontier.root(), frontier.size))
     return leaves, nodes, heads
@@ -57,7 +61,7 @@ def test_progress_is_reported_per_leaf() -> None:
 
 def test_an_altered_row_is_named_with_both_hashes() -> None:
     rows = list(ROWS)
-    rows[5] = dataclasses.replace(rows[5], state=b"altered")
+    rows[5] = dataclasses.replace(rows[5], content=b'{"n":"altered"}')
 
     said = divergence(rows)
 
@@ -71,7 +75,7 @@ def test_a_deleted_row_is_named() -> None:
 
 
 def test_an_inserted_row_is_named() -> None:
-    said = divergence([*ROWS[:3], EventRow(4, UUID(int=99), 1, "t", b"new"), *ROWS[3:]])
+    said = divergence([*ROWS[:3], EventRow(4, UUID(int=99), 1, "t", b"new", b"{}"), *ROWS[3:]])
     assert "leaf 3, ledger position 4: an event at position 4 that was never sealed" in said
 
 
@@ -100,10 +104,34 @@ def test_an_altered_stored_node_is_named() -> None:
 
 def test_a_rewritten_leaf_record_is_caught_by_the_signed_root() -> None:
     rows = list(ROWS)
-    rows[1] = dataclasses.replace(rows[1], state=b"altered")
+    rows[1] = dataclasses.replace(rows[1], content=b'{"n":"altered"}')
     leaves, nodes, _ = seal(rows[:8], ())  # everything rebuilt to match, but not re-signed
 
     said = divergence(rows, leaves=leaves, nodes=nodes)
 
     assert "the events no longer hash to the root signed at size 4" in said
     assert "a leaf in [0, 4) changed" in said
+
+
+def test_leaves_of_the_first_format_are_recomputed_from_the_stored_state() -> None:
+    legacy = [dataclasses.replace(row, content=None) for row in ROWS[:4]]
+    frontier = MerkleFrontier()
+    leaves = []
+    for i, row in enumerate(legacy):
+        frontier.append(row.leaf_hash(1))
+        leaves.append(SealedLeaf(i, row.position, row.originator_id, 1, row.leaf_hash(1), 1))
+    heads = [SIGNER.sign(4, frontier.root(), 4)]
+
+    assert audit(legacy, leaves, heads, SIGNER.key).leaves == 4
+    altered = [*legacy[:2], dataclasses.replace(legacy[2], state=b"altered"), legacy[3]]
+    with pytest.raises(AuditFailed, match="leaf 2, ledger position 3: the stored bytes"):
+        audit(altered, leaves, heads, SIGNER.key)
+    # An export withholds their content (they framed pseudonyms): their hashes stand.
+    withheld = [dataclasses.replace(row, state=None) for row in legacy]
+    assert audit(withheld, leaves, heads, SIGNER.key).withheld == 4
+
+
+def test_a_leaf_of_the_second_format_without_its_disclosable_form_is_named() -> None:
+    rows = [*ROWS[:3], dataclasses.replace(ROWS[3], content=None), *ROWS[4:]]
+    said = divergence(rows)
+    assert said.startswith("leaf 3, ledger position 5: the disclosable form of event")
