@@ -51,9 +51,10 @@ async def database(request: Request) -> AsyncConnectionPool:
     return pool
 
 
-async def ledger_application(request: Request) -> Ledger:
+async def service_directory(request: Request) -> Callable[[str], str | None]:
+    """Who a service (an event's ``source``) belongs to: its organisation's code."""
     ledger: Ledger = request.app.state.write_path.ledger
-    return ledger
+    return ledger.organisation_of
 
 
 Views = Annotated[ViewReader, Depends(view_reader)]
@@ -61,7 +62,7 @@ Log = Annotated[LogReader, Depends(log_reader)]
 SettingsDep = Annotated[Settings, Depends(ledger_settings)]
 Pseudonyms = Annotated[Pseudonymiser, Depends(pseudonymiser)]
 Database = Annotated[AsyncConnectionPool, Depends(database)]
-LedgerDep = Annotated[Ledger, Depends(ledger_application)]
+OrganisationOf = Annotated[Callable[[str], str | None], Depends(service_directory)]
 
 
 def parse_subject(text: str) -> SubjectId:

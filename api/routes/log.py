@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from base64 import b64encode
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -12,7 +13,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.auth.policy import Verifier, forbidden
 from api.auth.tokens import Principal
-from api.deps import MAX_POSITION, LedgerDep, Log
+from api.deps import MAX_POSITION, Log, OrganisationOf
 from api.problems import Problem, problem_responses
 from api.schemas.log import (
     ConsistencyProofPublic,
@@ -22,7 +23,6 @@ from api.schemas.log import (
     SignedTreeHeadPublic,
     TreeHeadsPublic,
 )
-from ledger.application import Ledger
 from ledger.transparency.reader import DisclosedEvent, LogLookupError
 
 router = APIRouter(prefix="/v1/log", tags=["verifiable log"])
@@ -164,7 +164,7 @@ REASON = r"^[^\x00-\x1f\x7f]{3,300}$"
 def event_content(
     principal: Verifier,
     log: Log,
-    ledger: LedgerDep,
+    organisation_of: OrganisationOf,
     position: Annotated[int, Path(ge=1, le=MAX_POSITION, description="ledger position")],
     reason: Annotated[
         str | None,
@@ -187,7 +187,7 @@ def event_content(
             )
         role = "auditor" if "auditor" in principal.roles else "admin"
         log.record_disclosure(position, principal.subject, role, reason)
-    elif not _may_see(ledger, principal, found):
+    elif not _may_see(organisation_of, principal, found):
         raise forbidden()
     leaf_input = None if found.leaf_input is None else b64encode(found.leaf_input).decode()
     return EventContentPublic.model_validate(
@@ -202,9 +202,11 @@ def event_content(
     )
 
 
-def _may_see(ledger: Ledger, principal: Principal, found: DisclosedEvent) -> bool:
+def _may_see(
+    organisation_of: Callable[[str], str | None], principal: Principal, found: DisclosedEvent
+) -> bool:
     if principal.subject_keys & found.subject_keys:
         return True  # the citizen it concerns
     if principal.organisation is None or found.source is None:
         return False
-    return bool(ledger.organisation_of(found.source) == principal.organisation)
+    return organisation_of(found.source) == principal.organisation
