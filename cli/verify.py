@@ -102,14 +102,28 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         start(export.snapshot)
         report = export.audit(key, progress, _checkpoints(args.checkpoint, key))
     else:
+        from ledger.administration import registry_trust
+        from ledger.transparency.provenance import Provenance
         from ledger.transparency.sealer import discloser_from_settings
 
         # The operator's audit recomputes each leaf from the stored event, whose
-        # disclosable form needs the ledger secret; auditors without it audit an export.
+        # disclosable form needs the ledger secret (auditors without it audit an
+        # export), and checks each event back to the root of trust: the envelope it
+        # keeps is sealed with that secret too.
+
         key = _key(args.key, settings)
         discloser = discloser_from_settings(settings)
         kept = _checkpoints(args.checkpoint, key)
-        report = audit_database(settings.database_url, key, discloser, progress, start, kept)
+        trust = registry_trust(settings)
+        report = audit_database(
+            settings.database_url,
+            key,
+            discloser,
+            progress,
+            start,
+            kept,
+            provenance=lambda earlier: Provenance(trust.keyring, trust, earlier).check,
+        )
     if bar is not None:
         bar.finish(report.leaves)
     print(
@@ -120,6 +134,12 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
             f"; {report.withheld} leaves of the first format taken as exported (their "
             "content is not published)"
             if report.withheld
+            else ""
+        )
+        + (
+            f"; every one of {report.signed} events was recorded from an envelope signed by "
+            "a key the root of trust vouches for"
+            if report.signed
             else ""
         )
         + (
@@ -193,7 +213,8 @@ def register(add: Callable[..., Any]) -> None:
         "--audit",
         action="store_true",
         help="recompute every leaf and the tree, check every signed tree head, report the "
-        "first divergence (the database, or an export with --export)",
+        "first divergence (the database, or an export with --export); the database's audit "
+        "also checks every event back to the administrators' key (the root of trust)",
     )
     verify.add_argument(
         "--checkpoint",

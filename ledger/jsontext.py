@@ -16,8 +16,11 @@ from typing import Any
 # recursive step (canonical JSON, schema validation) far from Python's limit.
 MAX_DEPTH = 32
 
-# A JSON string (with escapes), or a bracket outside strings.
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A JSON string (with escapes), or a bracket outside strings. Unrolled, and with the
+# closing quote optional, the scan never goes back over what it read: an unterminated
+# string runs to the end of the text (which the parser then refuses) instead of being
+# tried again from every quote inside it, which took time quadratic in the text's size.
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 _OPENERS = frozenset(b"[{")
 
 

@@ -129,10 +129,10 @@ class KeyDirectory:
         elif isinstance(event, Service.KeyRegistered):
             self._add(event.originator_id, event.key_id, event.public_key, event.valid_from)
         elif isinstance(event, Service.KeyRotated):
-            self._retire(event.old_key_id, event.at, revoked=False)
+            self._retire(event.originator_id, event.old_key_id, event.at, revoked=False)
             self._add(event.originator_id, event.key_id, event.public_key, event.at)
         elif isinstance(event, Service.KeyRevoked):
-            self._retire(event.key_id, event.at, revoked=True)
+            self._retire(event.originator_id, event.key_id, event.at, revoked=True)
 
     def _unsigned(self, event: Any) -> str | None:
         """Why ``event`` is not to be trusted, or None."""
@@ -170,6 +170,11 @@ class KeyDirectory:
         service: Any = self._services.get(service_id)
         if service is None:  # its service's registration was not trusted
             return
+        held = self.keys.get(key_id)
+        if held is not None and held.source != service.source:
+            # A public key is public: another service registering it must not take it
+            # over (the intake refuses that; this holds for anything recorded before).
+            return
         self.keys[key_id] = RegisteredKey(
             key_id=key_id,
             public_key=bytes.fromhex(public_key),
@@ -179,10 +184,13 @@ class KeyDirectory:
             valid_from=valid_from,
         )
 
-    def _retire(self, key_id: str, at: Any, *, revoked: bool) -> None:
+    def _retire(self, service_id: Any, key_id: str, at: Any, *, revoked: bool) -> None:
         key = self.keys.get(key_id)
         if key is None or (self.trust is not None and key is self.trust.root):
             return
+        service = self._services.get(service_id)
+        if service is None or service.source != key.source:
+            return  # only the service that holds a key may retire it
         retired_at = at if key.retired_at is None else min(key.retired_at, at)
         self.keys[key_id] = dataclasses.replace(
             key, retired_at=retired_at, revoked=key.revoked or revoked

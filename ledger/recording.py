@@ -19,6 +19,7 @@ replays the batch, and the submissions already recorded are then duplicates.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ def _conflict(submission: Submission, where: str) -> tuple[Refusal, Change]:
         organisation=submission.organisation,
         conflicting_sha256=submission.content_sha256.hex(),
         received_at=received_now(),
+        envelope_sha256=submission.raw_sha256,
+        envelope_sealed=base64.b64encode(submission.raw_sealed).decode(),
     )
     return refusal, fact
 

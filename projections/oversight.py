@@ -1,7 +1,7 @@
 """Reading what auditors see: compliance findings and transparency statistics.
 
-Neither holds personal data. Statistics counts below the suppression threshold are
-withheld (``null``, ``suppressed: true``) so that small groups cannot be singled out.
+Neither holds personal data. Statistics cells that could single out a small group are
+withheld (``null``, ``suppressed: true``): see :mod:`projections.suppression`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from projections.policy import RULES
 from projections.reading import ViewReader
+from projections.suppression import Figures, withheld
 
 
 async def findings(
@@ -38,11 +39,6 @@ async def findings(
     return rows
 
 
-def suppress(count: int, threshold: int) -> int | None:
-    """The count, or None when it is small enough to single people out."""
-    return count if count >= threshold else None
-
-
 async def statistics(
     reader: ViewReader,
     threshold: int,
@@ -51,29 +47,38 @@ async def statistics(
     until: date | None = None,
     organisation: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Monthly counts of accesses and shares, small counts suppressed."""
+    """Monthly counts of accesses and shares, and of the people they concerned; cells
+    that could single out a small group are withheld.
+
+    The filters take whole organisations' months, the groups the rule protects, so a
+    filtered query withholds the same cells as an unfiltered one."""
     rows = await reader.rows(
-        "SELECT month, kind, organisation, gateway, purpose_code, purpose, events, subjects "
-        "FROM statistics.counts "
+        "SELECT month, kind, organisation, gateway, purpose_code, purpose, events, people "
+        "FROM statistics.cells "
         "WHERE (%(since)s::date IS NULL OR month >= %(since)s) "
         "AND (%(until)s::date IS NULL OR month <= %(until)s) "
         "AND (%(org)s::text IS NULL OR organisation = %(org)s) "
         "ORDER BY month DESC, kind, organisation, gateway, purpose_code",
         {"since": since, "until": until, "org": organisation},
     )
-    cells = []
-    for row in rows:
-        events, subjects = suppress(row["events"], threshold), suppress(row["subjects"], threshold)
-        cells.append(
-            {
-                "month": row["month"].strftime("%Y-%m"),
-                "kind": row["kind"],
-                "organisation": row["organisation"],
-                "gateway": row["gateway"] or None,
-                "purpose": {"code": row["purpose_code"], "text": row["purpose"]},
-                "events": events,
-                "people": subjects,
-                "suppressed": events is None or subjects is None,
-            }
-        )
-    return cells
+    hidden = withheld(
+        [
+            Figures((row["month"], row["kind"], row["organisation"]), row["events"], row["people"])
+            for row in rows
+        ],
+        threshold,
+    )
+    return [_cell(row, position in hidden) for position, row in enumerate(rows)]
+
+
+def _cell(row: dict[str, Any], hidden: bool) -> dict[str, Any]:
+    return {
+        "month": row["month"].strftime("%Y-%m"),
+        "kind": row["kind"],
+        "organisation": row["organisation"],
+        "gateway": row["gateway"] or None,
+        "purpose": {"code": row["purpose_code"], "text": row["purpose"]},
+        "events": None if hidden else row["events"],
+        "people": None if hidden else row["people"],
+        "suppressed": hidden,
+    }

@@ -1,9 +1,15 @@
 """Transparency statistics: counts by month x organisation x gateway x purpose.
 
-No personal data: only counts of events and of the people they concerned. Counts are
-accumulated in memory for a batch and added with one upsert per cell at the end of it;
-suppression of small counts happens when they are read (the threshold is a setting, so
-changing it needs no rebuild).
+Each cell counts events and distinct people. Who a cell's people are is kept beside it
+(``members``: the cell and a subject key, a pseudonym; internal to the view, never
+served), so a person seen again, in this batch or a later one, or in a rebuild, is
+counted once. A bulk share reported by manifest and count lists no subjects to tell
+apart: it adds its stated count, once per manifest (``manifests``: the sender's report
+and the recipient's receipt of one share name the same manifest). A batch's counts are
+gathered in memory and written with one upsert of its cells and one insert of its new
+members (and one of its new manifests, if any); suppression of small
+counts happens when they are read (:mod:`projections.suppression`; the threshold is a
+setting, so changing it needs no rebuild).
 """
 
 from __future__ import annotations
@@ -14,14 +20,29 @@ from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.utils import get_topic
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 
 from ledger.domain.access import DataAccess
 from ledger.domain.sharing import DataShare
 from projections.view import Projection
 from projections.wording import UK
 
-Cell = tuple[date, str, str, str, str, str]  # month, kind, organisation, gateway, purpose, text
+Cell = tuple[date, str, str, str, str]  # month, kind, organisation, gateway, purpose code
+
+# A batch's people: each member (subject key) or manifest new to its cell adds its people
+# to the cell. Arrays go in binary (%b): PostgreSQL need not parse thousands of keys.
+ADD_PEOPLE = (
+    "WITH members AS ("
+    " INSERT INTO {s}.members SELECT * FROM unnest(%b::integer[], %b::text[]) "
+    " ON CONFLICT DO NOTHING RETURNING cell, 1 AS people), "
+    "manifests AS ("
+    " INSERT INTO {s}.manifests SELECT * FROM unnest(%b::integer[], %b::text[], %b::bigint[]) "
+    " ON CONFLICT DO NOTHING RETURNING cell, subjects AS people), "
+    "added AS ("
+    " SELECT cell, sum(people) AS n FROM "
+    " (SELECT * FROM members UNION ALL SELECT * FROM manifests) AS new GROUP BY cell) "
+    "UPDATE {s}.cells SET people = people + added.n FROM added WHERE cells.id = added.cell"
+)
 
 
 def month_of(moment: datetime) -> date:
@@ -37,22 +58,47 @@ def month_of(moment: datetime) -> date:
 
 
 class StatisticsProjection(Projection):
-    """Counts accesses and shares into monthly cells."""
+    """Counts accesses and shares, and the people they concerned, into monthly cells."""
 
     name = "statistics"
     topics = (get_topic(DataAccess.Recorded), get_topic(DataShare.Recorded))
     tables = (
-        "CREATE TABLE IF NOT EXISTS {s}.counts ("
+        "CREATE TABLE IF NOT EXISTS {s}.cells ("
+        "id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "month date NOT NULL, kind text NOT NULL, organisation text NOT NULL, "
         "gateway text NOT NULL, purpose_code text NOT NULL, purpose text NOT NULL, "
-        "events bigint NOT NULL, subjects bigint NOT NULL, "
-        "PRIMARY KEY (month, kind, organisation, gateway, purpose_code))",
+        "events bigint NOT NULL, people bigint NOT NULL, "
+        "UNIQUE (month, kind, organisation, gateway, purpose_code))",
+        # Who each cell's people are (pseudonyms), to count each once; never served.
+        # Keys compare as bytes (C collation): a language's collation only costs here.
+        "CREATE TABLE IF NOT EXISTS {s}.members ("
+        'cell integer NOT NULL, subject_key text COLLATE "C" NOT NULL, '
+        "PRIMARY KEY (cell, subject_key))",
+        "CREATE TABLE IF NOT EXISTS {s}.manifests ("
+        'cell integer NOT NULL, sha256 text COLLATE "C" NOT NULL, subjects bigint NOT NULL, '
+        "PRIMARY KEY (cell, sha256))",
     )
 
     def __init__(self, schema: str | None = None) -> None:
         super().__init__(schema)
         self._events: Counter[Cell] = Counter()
-        self._subjects: Counter[Cell] = Counter()
+        self._purposes: dict[Cell, str] = {}
+        self._members: dict[Cell, set[str]] = {}
+        self._manifests: dict[tuple[Cell, str], int] = {}
+
+    def outdated(self, conn: Connection[Any]) -> str | None:
+        # Before 2026-12-01 one table, counts, added up the subjects of every event; the
+        # cells beside it hold only what came after, so they need the whole log again.
+        row = conn.execute(
+            "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'counts'",
+            (self.schema,),
+        ).fetchone()
+        if row is None:
+            return None
+        return (
+            "its counts add up the people of every event instead of counting each person "
+            "once, and its new cells hold only the events since the upgrade"
+        )
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, curs: Cursor[Any]) -> None:
@@ -66,41 +112,75 @@ class StatisticsProjection(Projection):
             event.organisation,
             "",
             event.purpose["code"],
-            event.purpose["text"],
         )
-        self._count(cell, len(event.subject_keys))
+        self._count(cell, event.purpose["text"], event.subject_keys)
 
     @apply.register
     def _(self, event: DataShare.Recorded, position: int, curs: Cursor[Any]) -> None:
         gateway = (event.legal_gateway or {}).get("code", "")
-        cell = (
-            month_of(event.occurred_at),
-            "share",
-            event.sender,
-            gateway,
-            event.purpose["code"],
-            event.purpose["text"],
-        )
-        self._count(cell, event.subject_count)
+        cell = (month_of(event.occurred_at), "share", event.sender, gateway, event.purpose["code"])
+        self._count(cell, event.purpose["text"], event.subject_keys)
+        if event.manifest_sha256 is not None:
+            self._manifests[cell, event.manifest_sha256] = event.subject_count
 
-    def _count(self, cell: Cell, subjects: int) -> None:
+    def _count(self, cell: Cell, purpose: str, subjects: list[str]) -> None:
         self._events[cell] += 1
-        self._subjects[cell] += subjects
+        self._purposes[cell] = purpose
+        members = self._members.get(cell)
+        if members is None:
+            members = self._members[cell] = set()
+        members.update(subjects)
 
     def flush(self, curs: Cursor[Any]) -> None:
         if self._events:
-            curs.executemany(
-                self.sql(
-                    "INSERT INTO {s}.counts VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (month, kind, organisation, gateway, purpose_code) DO UPDATE "
-                    "SET events = counts.events + EXCLUDED.events, "
-                    "subjects = counts.subjects + EXCLUDED.subjects, purpose = EXCLUDED.purpose"
-                ),
-                [(*cell, n, self._subjects[cell]) for cell, n in sorted(self._events.items())],
-            )
+            ids = self._write_cells(curs)
+            self._write_people(curs, ids)
         self.discard()
+
+    def _write_cells(self, curs: Cursor[Any]) -> dict[Cell, int]:
+        """Add the batch's events to its cells; their ids."""
+        cells = list(self._events)
+        columns = [list(column) for column in zip(*cells, strict=True)]
+        curs.execute(
+            self.sql(
+                "INSERT INTO {s}.cells "
+                "(month, kind, organisation, gateway, purpose_code, purpose, events, people) "
+                "SELECT *, 0 FROM unnest(%b::date[], %b::text[], %b::text[], %b::text[], "
+                "%b::text[], %b::text[], %b::bigint[]) "
+                "ON CONFLICT (month, kind, organisation, gateway, purpose_code) DO UPDATE "
+                "SET events = cells.events + EXCLUDED.events, purpose = EXCLUDED.purpose "
+                "RETURNING id, month, kind, organisation, gateway, purpose_code"
+            ),
+            [
+                *columns,
+                [self._purposes[cell] for cell in cells],
+                [self._events[cell] for cell in cells],
+            ],
+        )
+        return {tuple(row[1:]): row[0] for row in curs.fetchall()}
+
+    def _write_people(self, curs: Cursor[Any], ids: dict[Cell, int]) -> None:
+        """Record the batch's people and manifests in their cells, counting the new."""
+        cells: list[int] = []
+        subjects: list[str] = []
+        for cell, members in self._members.items():
+            cells.extend([ids[cell]] * len(members))
+            subjects.extend(members)
+        manifests = list(self._manifests.items())
+        curs.execute(
+            self.sql(ADD_PEOPLE),
+            [
+                cells,
+                subjects,
+                [ids[cell] for (cell, _), _ in manifests],
+                [sha256 for (_, sha256), _ in manifests],
+                [count for _, count in manifests],
+            ],
+        )
 
     def discard(self) -> None:
         self._events.clear()
-        self._subjects.clear()
+        self._manifests.clear()
+        self._purposes.clear()
+        self._members.clear()
         super().discard()

@@ -110,15 +110,16 @@ def _on_service(step: Callable[[Service, Received, dict[str, Any]], None]) -> Bu
     return build
 
 
-def _register_key(service: Service, received: Received, submission: dict[str, Any]) -> None:
+def _register_key(received: Received, keyring: Keyring) -> Sequence[Change]:
+    # Read now, not when applied: a time no datetime holds is refused here.
     public_key = _public_key(received.data["public_key"])
     valid_from = received.data.get("valid_from")
-    service.register_key(
-        key_id_for(public_key),
-        public_key.hex(),
-        received.occurred_at if valid_from is None else parse_instant(valid_from),
-        submission,
-    )
+    since = received.occurred_at if valid_from is None else parse_instant(valid_from)
+
+    def register(service: Service, _: Received, submission: dict[str, Any]) -> None:
+        service.register_key(key_id_for(public_key), public_key.hex(), since, submission)
+
+    return _on_service(register)(received, keyring)
 
 
 def _rotate_key(service: Service, received: Received, submission: dict[str, Any]) -> None:
@@ -194,7 +195,7 @@ TYPES = (
             ["service", "public_key"],
             {"service": SOURCE, "public_key": PUBLIC_KEY, "valid_from": ref("instant")},
         ),
-        _on_service(_register_key),
+        _register_key,
         no_party,
     ),
     EventType(

@@ -53,6 +53,7 @@ def _per_purpose(kind: type[Aggregate], controller_field: str, step: Step) -> An
         data = received.data
         subject_key = subject_keys(data, keyring)[0]
         controller = data.get(controller_field)
+        expires_at = _expiry(data)  # read now: a time it cannot hold is refused here
         changes = []
         for purpose in data["purposes"]:
             aggregate_id = kind.create_id(subject_key, controller, purpose)
@@ -62,6 +63,7 @@ def _per_purpose(kind: type[Aggregate], controller_field: str, step: Step) -> An
                 "purpose": purpose,
                 "at": received.occurred_at,
                 "submission": evidence(received, keyring),
+                "expires_at": expires_at,
                 "data": data,
             }
             changes.append(Change(aggregate_id, _bind(step, context)))
@@ -83,10 +85,10 @@ def _give(current: Consent | None, c: dict[str, Any]) -> Aggregate:
             purpose=c["purpose"],
             terms=_terms(data),
             at=c["at"],
-            expires_at=_expiry(data),
+            expires_at=c["expires_at"],
             submission=c["submission"],
         )
-    current.give_again(c["at"], _expiry(data), _terms(data), c["submission"])
+    current.give_again(c["at"], c["expires_at"], _terms(data), c["submission"])
     return current
 
 
@@ -110,7 +112,7 @@ def _expire(current: Consent | None, c: dict[str, Any]) -> Aggregate:
 
 def _renew(current: Consent | None, c: dict[str, Any]) -> Aggregate:
     consent = _existing(current, "consent")
-    consent.renew(c["at"], _expiry(c["data"]), _terms(c["data"]), c["submission"])
+    consent.renew(c["at"], c["expires_at"], _terms(c["data"]), c["submission"])
     return consent
 
 

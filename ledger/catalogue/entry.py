@@ -187,11 +187,19 @@ def evidence(received: Received, keyring: Keyring) -> dict[str, Any]:
 
 
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 date-time with an offset, in UTC."""
-    value = datetime.fromisoformat(text)
+    """An RFC 3339 date-time with an offset, in UTC; ValueError when it is not one, or
+    when it is an instant no datetime holds in UTC (beyond years 1 to 9999, which an
+    offset can reach from a valid date)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        value = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
     if value.tzinfo is None:
         raise ValueError("time has no offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant is beyond the years 1 to 9999 in UTC") from None
 
 
 def sha256_hex(raw: bytes) -> str:

@@ -14,7 +14,7 @@ from ledger.catalogue.entry import (
     sealed_text,
     subject_keys,
 )
-from ledger.catalogue.vocabulary import array, obj, ref, subjects, text, whole
+from ledger.catalogue.vocabulary import array, count, obj, ref, subjects, text, whole
 from ledger.domain.access import DataAccess
 from ledger.domain.sharing import MAX_SUBJECTS_PER_SHARE, DataShare
 from ledger.keyring import Keyring
@@ -179,14 +179,14 @@ SHARED = EventType(
                     ["share", "index", "count"],
                     {
                         "share": ref("reference"),
-                        "index": {"type": "integer", "minimum": 1},
-                        "count": {"type": "integer", "minimum": 1},
+                        "index": count(1),
+                        "count": count(1),
                     },
                     "Which part of a split bulk share this event is",
                 ),
                 "manifest": obj(
                     ["sha256", "subject_count"],
-                    {"sha256": ref("sha256"), "subject_count": {"type": "integer", "minimum": 1}},
+                    {"sha256": ref("sha256"), "subject_count": count(1)},
                     "SHA-256 of the subject list (one scheme:value per line, sorted, "
                     "UTF-8) when the subjects are not listed",
                 ),

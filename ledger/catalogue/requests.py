@@ -8,7 +8,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ledger.catalogue.entry import PREFIX, Change, EventType, Received, evidence, subject_keys
-from ledger.catalogue.vocabulary import obj, ref, subjects, text
+from ledger.catalogue.vocabulary import count, obj, ref, subjects, text
 from ledger.domain import InvariantViolated
 from ledger.domain.dsar import MAX_EXTENSION_MONTHS, SubjectAccessRequest
 from ledger.keyring import Keyring
@@ -166,12 +166,8 @@ TYPES = (
                     {
                         "bundle_sha256": ref("sha256"),
                         "channel": {"enum": ["portal", "email", "post", "in-person"]},
-                        "records": {"type": "integer", "minimum": 0},
-                        "redactions": {
-                            "type": "integer",
-                            "minimum": 0,
-                            "description": "Third-party items redacted",
-                        },
+                        "records": count(0),
+                        "redactions": count(0, "Third-party items redacted"),
                     },
                 )
             },

@@ -35,6 +35,19 @@ def text(max_length: int = 300, description: str = "") -> dict[str, Any]:
     return schema
 
 
+# Views keep counts in PostgreSQL integer columns and add them up in bigint ones. An
+# unbounded count (or 1e300, which JSON Schema takes for an integer) would be recorded
+# and then stop every view that stores it.
+MAX_COUNT = 2**31 - 1
+
+
+def count(minimum: int, description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum, "maximum": MAX_COUNT}
+    if description:
+        schema["description"] = description
+    return schema
+
+
 def obj(required: list[str], properties: dict[str, Any], description: str = "") -> dict[str, Any]:
     """A closed object: unknown members are refused, so nothing unvalidated is stored."""
     schema: dict[str, Any] = {

@@ -16,17 +16,20 @@ from eventsourcing.domain import Aggregate, event
 class ResendConflict(Aggregate):
     """One submission refused because its (source, id) was recorded with other content.
 
-    Holds no personal data: the source, the id, the organisation, where the original is,
-    and the SHA-256 of what the refused resend said.
+    Holds the source, the id, the organisation, the SHA-256 of what the refused resend
+    said, and the resend itself, sealed as every received envelope is: its signature is
+    the service's, so ``ledger verify --audit`` checks this fact back to the root of trust
+    like any other.
     """
 
     class Recorded(Aggregate.Created):
         source: str
         event_id: str
         organisation: str
-        original_position: int
         conflicting_sha256: str
         received_at: datetime
+        envelope_sha256: str
+        envelope_sealed: str
 
     @staticmethod
     def create_id() -> UUID:
@@ -40,13 +43,13 @@ class ResendConflict(Aggregate):
         source: str,
         event_id: str,
         organisation: str,
-        original_position: int,
         conflicting_sha256: str,
         received_at: datetime,
+        envelope_sha256: str,
+        envelope_sealed: str,
     ) -> None:
         self.source = source
         self.event_id = event_id
         self.organisation = organisation
-        self.original_position = original_position
         self.conflicting_sha256 = conflicting_sha256
         self.received_at = received_at

@@ -10,6 +10,7 @@ the message (deleted, inserted, moved or altered) when they are intact.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from ledger.transparency.checkpoint import BadTreeHead, LogKey, SignedTreeHead, 
 from ledger.transparency.leaves import EventRow, SealedLeaf
 
 Progress = Callable[[int], None]
+# Why an event is not to be trusted, or None (``ledger.transparency.provenance``).
+Origin = Callable[[EventRow], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class AuditReport:
     # Leaves whose content an export withholds (ledger-leaf/v1 leaves framed stored
     # states, pseudonyms included): their stored hashes stand in the tree.
     withheld: int = 0
+    # Events checked back to the root of trust (none when no ``origin`` was given:
+    # an export holds no envelopes).
+    signed: int = 0
 
 
 def _fail(
@@ -122,6 +128,20 @@ def _check_leaf(i: int, row: EventRow, leaf: SealedLeaf) -> bytes:
     return recomputed
 
 
+def _check_origin(origin: Origin, row: EventRow, i: int | None) -> None:
+    problem = origin(row)
+    if problem is not None:
+        _fail(
+            f"{_event(row)} was not recorded from anything the root of trust vouches for "
+            "(written into the database by hand?)",
+            "an event recorded from an envelope signed by a registered key, which says "
+            "what the event records",
+            problem,
+            i,
+            row.position,
+        )
+
+
 def _check_signature(signed: SignedTreeHead, key: LogKey, what: str) -> None:
     try:
         key.verify(signed.head, signed.signature)
@@ -164,13 +184,18 @@ def audit(
     nodes: Iterable[Node] | None = None,
     progress: Progress | None = None,
     checkpoints: Sequence[SignedTreeHead] = (),
+    origin: Origin | None = None,
 ) -> AuditReport:
     """Check everything; raise AuditFailed at the first divergence.
 
     ``checkpoints``: tree heads someone else kept (a witness, an auditor): each must
     verify, and the log must still hold its tree, root for root. That is what catches a
     log truncated back to an older signed head, or forked from one: the log's own heads
-    go with it, a checkpoint held elsewhere does not."""
+    go with it, a checkpoint held elsewhere does not.
+
+    ``origin``: checks each event, sealed or not, back to the root of trust, in ledger
+    order (``ledger.transparency.provenance``); what catches a row written by hand
+    before it was sealed."""
     kept = sorted(checkpoints, key=lambda s: s.head.tree_size)
     for checkpoint in kept:
         _check_signature(checkpoint, key, "a kept checkpoint")
@@ -220,6 +245,8 @@ def audit(
         assert leaf is not None
         withheld += leaf.leaf_format == 1 and row.state is None
         completed = frontier.append(_check_leaf(i, row, leaf))
+        if origin is not None:
+            _check_origin(origin, row, i)
         if nodes is not None:
             for node in completed[1:]:  # level 0 is the leaf hash, checked just above
                 _check_node(node, next(stored, None))
@@ -256,9 +283,19 @@ def audit(
             f"{frontier.size} sealed events",
             frontier.size,
         )
-    unsealed = sum(1 for _ in rows) + (row is not None)
+    unsealed = 0
+    for rest in itertools.chain([] if row is None else [row], rows):
+        if origin is not None:
+            _check_origin(origin, rest, None)
+        unsealed += 1
     return AuditReport(
-        frontier.size, len(ordered), frontier.size, frontier.root(), unsealed, withheld
+        frontier.size,
+        len(ordered),
+        frontier.size,
+        frontier.root(),
+        unsealed,
+        withheld,
+        signed=0 if origin is None else frontier.size + unsealed,
     )
 
 

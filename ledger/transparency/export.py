@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +29,7 @@ import orjson
 import psycopg
 
 from ledger.transparency import scan, store
-from ledger.transparency.audit import AuditReport, Progress, audit
+from ledger.transparency.audit import AuditReport, Origin, Progress, audit
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead, b64, unb64
 from ledger.transparency.disclosure import Discloser
 from ledger.transparency.leaves import EventRow, SealedLeaf
@@ -82,13 +82,16 @@ def audit_database(
     progress: Progress | None = None,
     on_start: Any = None,
     checkpoints: Sequence[SignedTreeHead] = (),
+    provenance: Callable[[scan.Earlier], Origin] | None = None,
 ) -> AuditReport:
     """Audit the live database: events, sealed leaves, every stored node, every head,
-    and the ``checkpoints`` someone else kept."""
+    and the ``checkpoints`` someone else kept; with ``provenance``, each event back to
+    the root of trust (it is given a reader of a record's earlier events)."""
     with _read_only(database_url) as conn:
         snap = _snapshot(conn)
         if on_start is not None:
             on_start(snap)
+        origin = None if provenance is None else provenance(scan.earlier_events(conn))
         return audit(
             disclosed(scan.stream_events(conn), discloser),
             scan.stream_sealed(conn),
@@ -97,6 +100,7 @@ def audit_database(
             nodes=scan.stream_nodes(conn),
             progress=progress,
             checkpoints=checkpoints,
+            origin=origin,
         )
 
 

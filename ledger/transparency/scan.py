@@ -6,7 +6,8 @@ and so read one snapshot while the sealer and the ingest workers keep writing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from uuid import UUID
 
 from psycopg import Connection
 
@@ -65,3 +66,25 @@ def counts(conn: Connection) -> tuple[int, int]:
     ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+# A record's stored events before a version: (version, topic, state), oldest first.
+Earlier = Callable[[UUID, int], list[tuple[int, str, bytes]]]
+
+
+def earlier_events(conn: Connection) -> Earlier:
+    """A reader of one record's stored events before a version, oldest first (what the
+    provenance check re-derives a change from)."""
+
+    def earlier(originator_id: UUID, version: int) -> list[tuple[int, str, bytes]]:
+        rows = conn.execute(
+            query(
+                "SELECT originator_version, topic, state FROM {events} "
+                "WHERE originator_id = %s AND originator_version < %s "
+                "ORDER BY originator_version"
+            ),
+            (originator_id, version),
+        ).fetchall()
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
+
+    return earlier

@@ -81,6 +81,9 @@ def test_the_running_log_audits_clean_and_exports(running: Running, tmp_path: Pa
 
     assert audited.returncode == 0, audited.stderr
     assert audited.stdout.startswith("OK: ") and "audit [" in audited.stderr
+    # The demo's administration, services, accesses, shares and consents, every one
+    # checked back to the administrators' key:
+    assert "events was recorded from an envelope signed by a key the root" in audited.stdout
     assert exported.returncode == 0, exported.stderr
 
 

@@ -32,7 +32,7 @@ def test_a_bulk_share_of_ten_thousand_reaches_every_timeline(settings: Settings)
             "SELECT count(*), count(DISTINCT subject_key) FROM timeline.entries "
             "WHERE kind = 'data-shared'"
         ).fetchone()
-        counted = conn.execute("SELECT events, subjects FROM statistics.counts").fetchone()
+        counted = conn.execute("SELECT events, people FROM statistics.cells").fetchone()
         one = conn.execute(
             "SELECT detail->>'recipient' FROM timeline.entries WHERE subject_key = 'subject-09999'"
         ).fetchone()

@@ -151,7 +151,7 @@ def test_views_level_with_each_other_share_reads_and_a_view_far_behind_holds_non
         assert 0 < behind[0] < last - 10
         assert runner.catch_up() > 0
         assert rows(settings, "SELECT notification_id FROM statistics.tracking") == [(last,)]
-        assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(41,)]
+        assert rows(settings, "SELECT sum(events) FROM statistics.cells") == [(41,)]
     assert rows(settings, "SELECT count(*) FROM timeline.entries") == [(41,)]
 
 
@@ -172,11 +172,11 @@ def test_views_level_with_each_other_move_in_one_transaction_or_not_at_all(
         # The second batch moved neither view: statistics' rows went with the timeline's.
         for view in ("timeline", "statistics"):
             assert rows(settings, f"SELECT notification_id FROM {view}.tracking") == [(last - 20,)]
-        assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(10,)]
+        assert rows(settings, "SELECT sum(events) FROM statistics.cells") == [(10,)]
 
         runner = ViewRunner([statistics, TimelineProjection()], LogReader(ledger), conn, batch=10)
         assert runner.catch_up() == 20
-    assert rows(settings, "SELECT sum(events) FROM statistics.counts") == [(30,)]
+    assert rows(settings, "SELECT sum(events) FROM statistics.cells") == [(30,)]
     assert rows(settings, "SELECT count(*) FROM timeline.entries") == [(30,)]
     for view in ("timeline", "statistics"):
         assert rows(settings, f"SELECT notification_id FROM {view}.tracking") == [(last,)]

@@ -11,12 +11,13 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
-from ledger_emitter import Emitter, SigningKey
+from ledger_emitter import Emitter, SigningKey, canonical
 
 from consumers.ingest import IngestWorker
 from ledger.administration import Administration
 from ledger.application import Ledger
-from ledger.catalogue import DATA_ACCESSED
+from ledger.catalogue import DATA_ACCESSED, ORGANISATION_REGISTERED
+from ledger.incoming import Direct, Incoming, Status
 from ledger.intake import Intake
 from ledger.settings import Settings
 from ledger.writing import WritePath
@@ -46,6 +47,28 @@ def administration(ledger: Ledger) -> Administration:
     keyring = ledger.trust.keyring
     intake = Intake(ledger, keyring, max_bytes=65536, max_future=timedelta(minutes=5))
     return Administration(WritePath(ledger, intake), SigningKey(keyring.derive(b"administrators")))
+
+
+def register_organisations(ledger: Ledger, count: int, prefix: str = "ORG") -> None:
+    """Record ``count`` organisation registrations the administrators sign, 200 to a
+    batch through the write path (events any audit checks back to the root of trust)."""
+    admin = administration(ledger)
+    for start in range(0, count, 200):
+        batch = [
+            Incoming(
+                canonical(
+                    admin.emitter.build(
+                        ORGANISATION_REGISTERED,
+                        {"organisation": {"code": f"{prefix}{i}", "name": f"Organisation {i}"}},
+                        event_id=f"register-{prefix}{i}",
+                    )
+                ),
+                Direct(),
+            )
+            for i in range(start, min(start + 200, count))
+        ]
+        outcomes = admin.write_path.submit(batch)
+        assert all(o.status is Status.RECORDED for o in outcomes), outcomes
 
 
 def register_dwp(ledger: Ledger, source: str = DWP_SOURCE) -> Emitter:

@@ -87,8 +87,10 @@ def share(
     reporter: str = "sender",
     at: datetime | None = None,
     part: dict[str, object] | None = None,
+    manifest: tuple[str, int] | None = None,
 ) -> object:
-    """A recorded share of data about these citizens."""
+    """A recorded share of data about these citizens; or, with ``manifest`` (a hash and
+    a count), a bulk share reported by manifest, listing none."""
     from ledger.domain.sharing import DataShare
 
     return DataShare(
@@ -97,8 +99,8 @@ def share(
         occurred_at=at or datetime.now(UTC) - timedelta(hours=1),
         reporter=reporter,
         subject_keys=subject_keys,
-        subject_count=len(subject_keys),
-        manifest_sha256=None,
+        subject_count=len(subject_keys) if manifest is None else manifest[1],
+        manifest_sha256=None if manifest is None else manifest[0],
         part=part,
         sender=sender,
         recipient=recipient,
