@@ -7,19 +7,31 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.tokens import TokenVerifier
-from api.problems import BodyLimit, Problem, http_problem_handler, problem_handler, unavailable
+from api.problems import (
+    BodyLimit,
+    Problem,
+    as_problem_documents,
+    http_problem_handler,
+    internal_error_handler,
+    invalid_request_handler,
+    problem_handler,
+    unavailable,
+)
 from api.routes import agreements, consents, decisions, oversight, timeline
 from api.routes import events as event_routes
 from api.routes import log as log_routes
+from api.schemas.operations import Liveness, Readiness
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.reader import LogReader
@@ -69,22 +81,25 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_exception_handler(Problem, problem_handler)
     app.add_exception_handler(HTTPException, http_problem_handler)
+    app.add_exception_handler(RequestValidationError, invalid_request_handler)
+    app.add_exception_handler(Exception, internal_error_handler)
     for away in (Unavailable, *DATABASE_AWAY):
         app.add_exception_handler(away, unavailable)
     for module in (timeline, consents, agreements, oversight, decisions, log_routes, event_routes):
         app.include_router(module.router)
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    @app.get("/healthz", tags=["operations"], response_model=Liveness)
+    async def healthz() -> Liveness:
         """Liveness: the process answers (open to all)."""
-        return {"status": "ok"}
+        return Liveness(status="ok")
 
     @app.get(
         "/readyz",
         tags=["operations"],
-        responses={503: {"description": "A part of the pipeline is failing (each check says)"}},
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A part of the pipeline is failing"}},
     )
-    def readyz() -> JSONResponse:
+    def readyz(response: Response) -> Readiness:
         """Readiness of the whole pipeline: each process alive and not stuck, and no stage
         (ingest, sealer, outbox publisher, views) with work waiting and no progress."""
         try:
@@ -92,8 +107,23 @@ def create_app(settings: Settings) -> FastAPI:
                 report = pipeline(c, settings).to_json()
         except psycopg.Error:
             report = {"status": "failing", "checks": [_DATABASE_AWAY]}
-        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+        readiness = Readiness.model_validate(report)
+        response.status_code = 200 if readiness.status == "ok" else 503
+        return readiness
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = as_problem_documents(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     # Events stream through their own bounded read (a refusal keeps their first bytes).
     app.add_middleware(BodyLimit, exempt=("/v1/events",))
     app.add_middleware(RequestLog)

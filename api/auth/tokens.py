@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.keyring import Keyring
 from ledger.settings import Settings, SettingsError
@@ -43,6 +44,23 @@ class Principal:
     roles: frozenset[str]
     organisation: str | None = None
     subject_keys: frozenset[str] = frozenset()
+
+
+class Claims(BaseModel):
+    """The claims a principal is read from, each of its JSON type (strict: a number is
+    not a string, a string not a list). The registered claims' values are checked by
+    PyJWT; here only that they are what RFC 7519 says they are."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    sub: str
+    exp: int | float
+    iat: int | float
+    nbf: int | float | None = None
+    roles: list[str] = []
+    org: str | None = None
+    ledger_subjects: list[str] | None = None
+    subject_keys: list[str] | None = None
 
 
 class TokenRefused(Exception):
@@ -111,6 +129,10 @@ class DevIssuer:
             claims["org"] = organisation
         if linked:
             claims["ledger_subjects"] = linked
+        return self.sign(claims)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A token carrying exactly ``claims``, signed with the development key."""
         return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
 
 
@@ -174,27 +196,26 @@ class TokenVerifier:
             raise TokenRefused("token-expired", "The bearer token has expired") from None
         except (jwt.PyJWTError, ValueError):
             raise TokenRefused("token-invalid", "The bearer token is not valid") from None
-        return self._principal(claims), float(claims["exp"])
+        try:
+            valid = Claims.model_validate(claims)
+        except ValidationError:
+            raise TokenRefused("token-invalid", "The bearer token is not valid") from None
+        return self._principal(valid), float(valid.exp)
 
-    def _principal(self, claims: dict[str, Any]) -> Principal:
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise TokenRefused("token-invalid", "The bearer token is not valid")
+    def _principal(self, claims: Claims) -> Principal:
         keys: set[str] = set()
-        linked = list(claims.get("ledger_subjects") or [])
-        sub = str(claims["sub"])
-        if sub.startswith(ONE_LOGIN_PREFIX):
-            linked.append(f"one-login:{sub}")
+        linked = list(claims.ledger_subjects or [])
+        if claims.sub.startswith(ONE_LOGIN_PREFIX):
+            linked.append(f"one-login:{claims.sub}")
         for text in linked:
             try:
-                keys.add(self._pseudonymiser.subject_key(SubjectId.from_text(str(text))))
+                keys.add(self._pseudonymiser.subject_key(SubjectId.from_text(text)))
             except InvalidIdentifier:
                 raise TokenRefused("token-invalid", "The bearer token is not valid") from None
-        keys.update(str(k) for k in claims.get("subject_keys") or [])
-        organisation = claims.get("org")
+        keys.update(claims.subject_keys or [])
         return Principal(
-            subject=sub,
-            roles=frozenset(r for r in roles if r in ROLES),
-            organisation=str(organisation) if organisation else None,
+            subject=claims.sub,
+            roles=frozenset(r for r in claims.roles if r in ROLES),
+            organisation=claims.org or None,
             subject_keys=frozenset(keys),
         )

@@ -2,34 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.auth.policy import Registrar
-from api.deps import Views, read_your_writes
+from api.auth.policy import Registrar, registrar
+from api.deps import ORGANISATION, Views, read_your_writes
+from api.problems import problem_responses
+from api.schemas.agreements import AgreementPublic, AgreementsPublic
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
 
-@router.get("", dependencies=[Depends(read_your_writes("agreements"))])
+@router.get(
+    "",
+    response_model=AgreementsPublic,
+    responses=problem_responses(400, 401, 403, 503),
+    dependencies=[Depends(read_your_writes("agreements", after=registrar))],
+)
 async def register(
     _: Registrar,
     views: Views,
-    party: Annotated[str | None, Query(max_length=32, description="organisation code")] = None,
-) -> dict[str, Any]:
+    party: Annotated[
+        str | None, Query(pattern=ORGANISATION, description="only agreements it is party to")
+    ] = None,
+) -> AgreementsPublic:
     """Every registered agreement, its terms now, and when it was amended or ended."""
     rows = await views.agreements(party)
-    return {
-        "agreements": [
-            {
-                "reference": row["reference"],
-                **row["terms"],
-                "registered_at": row["registered_at"].isoformat(),
-                "ended_at": row["ended_at"].isoformat() if row["ended_at"] else None,
-                "in_force": row["ended_at"] is None,
-                "history": row["history"] or [],
-            }
+    return AgreementsPublic(
+        agreements=[
+            AgreementPublic.model_validate(
+                {
+                    "reference": row["reference"],
+                    **row["terms"],
+                    "registered_at": row["registered_at"],
+                    "ended_at": row["ended_at"],
+                    "in_force": row["ended_at"] is None,
+                    "history": row["history"] or [],
+                }
+            )
             for row in rows
         ]
-    }
+    )

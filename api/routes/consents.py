@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter, Depends
 
-from fastapi import APIRouter, Depends, Request
-
-from api.auth.policy import Citizen, require_own_subject
-from api.deps import Views, parse_subject, read_your_writes
+from api.deps import OwnSubject, Views, own_subject, read_your_writes
+from api.problems import problem_responses
+from api.schemas.common import OrganisationPublic
+from api.schemas.consents import ConsentRecordPublic, ConsentsPublic
 from projections import wording
 
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
@@ -22,33 +22,32 @@ STATE_WORDS = {
 }
 
 
-@router.get("/{subject}/consents", dependencies=[Depends(read_your_writes("consent"))])
-async def consents(
-    subject: str, request: Request, principal: Citizen, views: Views
-) -> dict[str, Any]:
+@router.get(
+    "/{subject}/consents",
+    response_model=ConsentsPublic,
+    responses=problem_responses(400, 401, 403, 404, 503),
+    dependencies=[Depends(read_your_writes("consent", after=own_subject))],
+)
+async def consents(subject: OwnSubject, views: Views) -> ConsentsPublic:
     """This citizen's consents and opt-outs, per organisation and purpose, with history."""
-    subject_id = parse_subject(subject)
-    key = request.app.state.keyring.pseudonymiser.subject_key(subject_id)
-    require_own_subject(principal, key)
-    rows = await views.consents([key])
+    rows = await views.consents([subject.key])
     names = await views.organisation_names(sorted({r["controller"] for r in rows}))
-    return {
-        "records": [
-            {
-                "kind": row["kind"],
-                "organisation": None
+    return ConsentsPublic(
+        records=[
+            ConsentRecordPublic(
+                kind=row["kind"],
+                organisation=None
                 if row["controller"] == "*"
-                else {
-                    "code": row["controller"],
-                    "name": names.get(row["controller"], row["controller"]),
-                },
-                "purpose": row["purpose"]["text"],
-                "state": row["state"],
-                "summary": f"{STATE_WORDS[row['state']]} ({row['purpose']['text']}), "
+                else OrganisationPublic(
+                    code=row["controller"], name=names.get(row["controller"], row["controller"])
+                ),
+                purpose=row["purpose"]["text"],
+                state=row["state"],
+                summary=f"{STATE_WORDS[row['state']]} ({row['purpose']['text']}), "
                 f"since {wording.day(row['changed_at'])}.",
-                "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
-                "history": row["history"] or [],
-            }
+                expires_at=row["expires_at"],
+                history=row["history"] or [],
+            )
             for row in rows
         ]
-    }
+    )

@@ -6,33 +6,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import orjson
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
 
 from api.auth.policy import Service, require_organisation
-from api.deps import parse_subject
-from api.problems import Problem
+from api.deps import Database, Pseudonyms, parse_subject
+from api.encoding import JSONBytes
+from api.problems import Problem, problem_responses
+from api.schemas.decisions import ShareDecisionIn, ShareDecisionPublic
 from projections.decisions import ShareQuestion, decide, decision_facts
 
 router = APIRouter(prefix="/v1/decisions", tags=["services"])
 
-CODE = "^[a-z0-9][a-z0-9._-]{0,63}$"
-ORGANISATION = "^[A-Z0-9][A-Z0-9-]{1,31}$"
-
-
-class ShareDecisionIn(BaseModel):
-    """The share a service is about to make."""
-
-    sender: str = Field(pattern=ORGANISATION, description="organisation sharing (yours)")
-    recipient: str = Field(pattern=ORGANISATION, description="organisation receiving")
-    subject: str = Field(max_length=250, description="scheme:value, e.g. nhs-number:9434765919")
-    purpose: str = Field(pattern=CODE, description="purpose code")
-    categories: list[str] = Field(min_length=1, max_length=100, description="data category codes")
-
 
 @router.post(
     "/share",
-    response_class=Response,
+    response_model=ShareDecisionPublic,
+    response_class=JSONBytes,
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -40,7 +31,9 @@ class ShareDecisionIn(BaseModel):
         }
     },
 )
-async def share(request: Request, principal: Service) -> Response:
+async def share(
+    request: Request, principal: Service, pseudonyms: Pseudonyms, database: Database
+) -> JSONBytes:
     """Allowed or denied, with the basis (agreement, consent or gateway) or the reason."""
     # Validated in one pass from the bytes (pydantic-core), not FastAPI's body machinery:
     # this route's budget is a millisecond.
@@ -49,13 +42,12 @@ async def share(request: Request, principal: Service) -> Response:
     except ValidationError as exc:
         raise Problem(422, "invalid-question", "The question is not valid", _first(exc)) from None
     require_organisation(principal, question.sender)
-    state = request.app.state
-    subject_key = state.keyring.pseudonymiser.subject_key(parse_subject(question.subject))
+    subject_key = pseudonyms.subject_key(parse_subject(question.subject))
     asked = ShareQuestion(
         question.sender, question.recipient, subject_key, question.purpose, question.categories
     )
     now = datetime.now(UTC)
-    decision = decide(asked, await decision_facts(state.pool, asked), now)
+    decision = decide(asked, await decision_facts(database, asked), now)
     body = {
         "allowed": decision.allowed,
         "basis": decision.basis,
@@ -65,7 +57,7 @@ async def share(request: Request, principal: Service) -> Response:
         "legal_gateway": decision.legal_gateway,
         "decided_at": now.isoformat(),
     }
-    return Response(orjson.dumps(body), media_type="application/json")
+    return JSONBytes(orjson.dumps(body))
 
 
 def _first(error: ValidationError) -> str:

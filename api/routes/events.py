@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.policy import Service, forbidden
-from api.problems import PROBLEM_BASE
+from api.problems import PROBLEM_BASE, problem_responses
 from ledger.incoming import HttpRequest, Incoming, Outcome, Status
 from ledger.refusals import Reason, Refusal
 from ledger.writing import WritePath
@@ -122,7 +122,17 @@ async def read_bounded(request: Request, limit: int) -> tuple[bytes, int | None]
     "",
     status_code=202,
     response_model=Recorded,
-    responses={202: {"description": "Recorded (or already recorded): its ledger position"}},
+    responses={
+        202: {"description": "Recorded (or already recorded): its ledger position"},
+        **problem_responses(400, 401, 403, 409, 413, 422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "One signed CloudEvent, structured JSON mode (docs/contract)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
 async def submit_event(request: Request, principal: Service, ledger: Writer) -> JSONResponse:
     """Record one signed CloudEvent; 202 with its ledger position, or a problem."""

@@ -2,62 +2,87 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
-from api.auth.policy import Overseer
-from api.deps import Views, read_your_writes
+from api.auth.policy import Overseer, overseer
+from api.deps import (
+    CODE,
+    MAX_POSITION,
+    Moment,
+    Organisation,
+    SettingsDep,
+    Views,
+    read_your_writes,
+    uk_day,
+)
+from api.problems import problem_responses
+from api.schemas.oversight import FindingPublic, FindingsPublic, StatisticsPublic
 from projections import oversight
 from projections.policy import RULES
 
 router = APIRouter(prefix="/v1", tags=["oversight"])
 
+ERRORS = problem_responses(400, 401, 403, 503)
 
-@router.get("/findings", dependencies=[Depends(read_your_writes("findings"))])
+
+@router.get(
+    "/findings",
+    response_model=FindingsPublic,
+    responses=ERRORS,
+    dependencies=[Depends(read_your_writes("findings", after=overseer))],
+)
 async def findings(
     _: Overseer,
     views: Views,
-    rule: Annotated[str | None, Query(description=f"one of {', '.join(RULES)}")] = None,
-    organisation: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
+    rule: Annotated[str | None, Query(pattern=CODE, description=", ".join(RULES))] = None,
+    organisation: Organisation = None,
+    status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="ledger position (paging)")] = None,
-) -> dict[str, Any]:
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="ledger position (paging)")
+    ] = None,
+) -> FindingsPublic:
     """Compliance findings, newest first, each linked to the event that raised it."""
     rows = await oversight.findings(
-        views, rule=rule, organisation=organisation, status=status, limit=limit, before=before
+        views,
+        rule=rule,
+        organisation=organisation,
+        status=status,
+        limit=limit,
+        before=before,
     )
-    return {
-        "findings": [
-            {
-                **row,
-                "occurred_at": row["occurred_at"].isoformat(),
-                "event": f"/v1/log/proofs/inclusion?position={row['position']}",
-            }
+    return FindingsPublic(
+        findings=[
+            FindingPublic(**row, event=f"/v1/log/proofs/inclusion?position={row['position']}")
             for row in rows
         ],
-        "next": rows[-1]["position"] if len(rows) == limit else None,
-    }
+        next=rows[-1]["position"] if len(rows) == limit else None,
+    )
 
 
-@router.get("/statistics", dependencies=[Depends(read_your_writes("statistics"))])
+@router.get(
+    "/statistics",
+    response_model=StatisticsPublic,
+    responses=ERRORS,
+    dependencies=[Depends(read_your_writes("statistics", after=overseer))],
+)
 async def statistics(
-    request: Request,
     _: Overseer,
     views: Views,
-    since: Annotated[date | None, Query(description="first month (any day in it)")] = None,
-    until: Annotated[date | None, Query(description="last month (any day in it)")] = None,
-    organisation: Annotated[str | None, Query(max_length=32)] = None,
-) -> dict[str, Any]:
+    settings: SettingsDep,
+    since: Annotated[Moment | None, Query(description="first month (a day or time in it)")] = None,
+    until: Annotated[Moment | None, Query(description="last month (a day or time in it)")] = None,
+    organisation: Organisation = None,
+) -> StatisticsPublic:
     """Accesses and shares per month, organisation, gateway and purpose; small counts hidden."""
-    threshold = request.app.state.settings.stats_suppress_below
+    threshold = settings.stats_suppress_below
     cells = await oversight.statistics(
         views,
         threshold,
-        since=since.replace(day=1) if since else None,
-        until=until.replace(day=1) if until else None,
+        since=uk_day(since).replace(day=1) if since else None,
+        until=uk_day(until).replace(day=1) if until else None,
         organisation=organisation,
     )
-    return {"suppressed_below": threshold, "cells": cells}
+    return StatisticsPublic.model_validate({"suppressed_below": threshold, "cells": cells})

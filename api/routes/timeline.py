@@ -6,12 +6,24 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Query
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
-from api.auth.policy import Citizen, require_own_subject
-from api.deps import Views, parse_subject, read_your_writes
-from api.problems import Problem
+from api.deps import (
+    MAX_POSITION,
+    Log,
+    Moment,
+    Organisation,
+    OwnSubject,
+    Views,
+    own_subject,
+    read_your_writes,
+)
+from api.encoding import JSONBytes
+from api.problems import Problem, problem_responses
+from api.schemas.timeline import TimelinePublic
 from ledger.subjects import SCHEMES
 from ledger.transparency.checkpoint import b64
 from ledger.transparency.leaves import SealedLeaf
@@ -21,17 +33,23 @@ from projections.timeline import ACCESS, KINDS, SHARE
 
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
+# Documented as the kinds; checked in the route, which answers `invalid-kind`.
+Kind = Annotated[str, WithJsonSchema({"type": "string", "enum": list(KINDS)})]
+
 
 def _cursor(entry: TimelineEntry) -> str:
     return f"{entry.occurred_at.isoformat()}~{entry.position}"
 
 
 def _parse_cursor(text: str) -> tuple[datetime, int]:
+    when, _, position = text.rpartition("~")
     try:
-        when, _, position = text.rpartition("~")
-        return datetime.fromisoformat(when), int(position)
+        moment, number = datetime.fromisoformat(when), int(position)
     except ValueError:
-        raise Problem(400, "invalid-cursor", "The page cursor is not valid") from None
+        moment, number = None, -1
+    if moment is None or moment.tzinfo is None or not 0 <= number <= MAX_POSITION:
+        raise Problem(400, "invalid-cursor", "The page cursor is not valid")
+    return moment, number
 
 
 def _in_log(entry: TimelineEntry, leaf: SealedLeaf | None) -> dict[str, Any]:
@@ -93,48 +111,61 @@ def _public(entry: TimelineEntry, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _day_start(day: date | None) -> datetime | None:
-    return datetime.combine(day, time.min, tzinfo=wording.UK).astimezone(UTC) if day else None
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=wording.UK).astimezone(UTC)
 
 
-@router.get("/{subject}/timeline", dependencies=[Depends(read_your_writes("timeline"))])
+def _start(moment: date | datetime | None) -> datetime | None:
+    """From the instant, or from the start of the day (UK time)."""
+    if moment is None or isinstance(moment, datetime):
+        return moment
+    return _day_start(moment)
+
+
+def _end(moment: date | datetime | None) -> datetime | None:
+    """Up to the instant, or to the end of the day (UK time); the last day has no end."""
+    if isinstance(moment, datetime):
+        return moment
+    if moment is None or moment == date.max:
+        return None
+    return _day_start(moment + timedelta(days=1)) - timedelta(microseconds=1)
+
+
+@router.get(
+    "/{subject}/timeline",
+    response_model=TimelinePublic,
+    response_class=JSONBytes,
+    responses=problem_responses(400, 401, 403, 404, 503),
+    dependencies=[Depends(read_your_writes("timeline", after=own_subject))],
+)
 async def timeline(
-    subject: str,
-    request: Request,
-    principal: Citizen,
+    subject: OwnSubject,
     views: Views,
+    log: Log,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[str | None, Query(max_length=80)] = None,
-    organisation: Annotated[str | None, Query(max_length=32)] = None,
-    kind: Annotated[list[str] | None, Query(description=f"any of {', '.join(KINDS)}")] = None,
-    since: Annotated[date | None, Query(description="first day (UK time)")] = None,
-    until: Annotated[date | None, Query(description="last day (UK time)")] = None,
-) -> dict[str, Any]:
+    after: Annotated[str | None, Query(max_length=80, description="the `next` of a page")] = None,
+    organisation: Organisation = None,
+    kind: Annotated[list[Kind] | None, Query(description="kinds of entry")] = None,
+    since: Annotated[Moment | None, Query(description="from this day (UK time) or instant")] = None,
+    until: Annotated[Moment | None, Query(description="to this day (UK time) or instant")] = None,
+) -> JSONBytes:
     """What happened to this citizen's data, newest first, in plain English."""
-    subject_id = parse_subject(subject)
-    state = request.app.state
-    key = state.keyring.pseudonymiser.subject_key(subject_id)
-    require_own_subject(principal, key)
     unknown = set(kind or ()) - set(KINDS)
     if unknown:
         raise Problem(400, "invalid-kind", "Unknown kind of entry", f"kinds are {', '.join(KINDS)}")
-    until_end = _day_start(until + timedelta(days=1)) if until else None
-    where = TimelineFilter(
-        organisation,
-        tuple(kind or ()),
-        _day_start(since),
-        until_end - timedelta(microseconds=1) if until_end else None,
-    )
+    where = TimelineFilter(organisation, tuple(kind or ()), _start(since), _end(until))
     cursor = _parse_cursor(after) if after else None
-    entries = await views.timeline([key], limit=limit, after=cursor, where=where)
+    entries = await views.timeline([subject.key], limit=limit, after=cursor, where=where)
     codes = {e.organisation for e in entries} | {
         e.detail["recipient"] for e in entries if e.kind == SHARE
     }
     names = await views.organisation_names(sorted(codes))
     names = {code: names.get(code, code) for code in codes}
-    sealed = await run_in_threadpool(state.log.sealed, [e.position for e in entries])
-    return {
-        "subject": {"scheme": subject_id.scheme, "scheme_name": SCHEMES[subject_id.scheme]},
+    sealed = await run_in_threadpool(log.sealed, [e.position for e in entries])
+    scheme = subject.id.scheme
+    body = {
+        "subject": {"scheme": scheme, "scheme_name": SCHEMES[scheme]},
         "entries": [_public(e, names) | _in_log(e, sealed.get(e.position)) for e in entries],
         "next": _cursor(entries[-1]) if len(entries) == limit else None,
     }
+    return JSONBytes(orjson.dumps(body))

@@ -3,6 +3,7 @@ which it was, and nothing about the data behind it."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 
@@ -56,6 +57,78 @@ def test_without_a_token_every_route_but_health_and_the_log_key_is_401(
         assert response.headers["www-authenticate"] == "Bearer"
     assert api.get("/healthz").status_code == 200
     assert api.get("/v1/log/key").status_code == 200
+
+
+READS = [
+    f"/v1/citizens/{ALEX}/timeline",
+    f"/v1/citizens/{ALEX}/consents",
+    "/v1/agreements",
+    "/v1/findings",
+    "/v1/statistics",
+]
+FAR = 10**12  # a ledger position no view will reach
+
+
+@pytest.fixture
+def patient(settings: Settings) -> Iterator[TestClient]:
+    """An API whose reads wait long for a view: a refusal must not wait at all."""
+    with TestClient(create_app(dataclasses.replace(settings, read_wait_seconds=10))) as client:
+        yield client
+
+
+def far_ahead(api: TestClient, path: str, headers: dict[str, str]) -> list[object]:
+    """The answers to a read naming a far position, by query and by header, each
+    answered in well under the wait."""
+    answers = []
+    for params, header in (({"position": FAR}, {}), ({}, {"Ledger-Position": str(FAR)})):
+        started = time.monotonic()
+        response = api.get(path, params=params, headers={**headers, **header})
+        assert time.monotonic() - started < 5, f"{path} waited before refusing"
+        answers.append(response)
+    return answers
+
+
+def test_a_read_without_a_token_is_401_at_once_whatever_position_it_names(
+    patient: TestClient,
+) -> None:
+    for path in READS:
+        for response in far_ahead(patient, path, {}):
+            assert_denied(response, 401, "token-missing")
+
+
+def test_a_read_outside_the_callers_role_is_403_at_once_whatever_position_it_names(
+    patient: TestClient, settings: Settings
+) -> None:
+    auditor = bearer(settings, "auditor")
+    sam = bearer(settings, "citizen", SAM)
+    outside = [
+        (f"/v1/citizens/{ALEX}/timeline", auditor),
+        (f"/v1/citizens/{ALEX}/consents", bearer(settings, "service", organisation="DWP")),
+        (f"/v1/citizens/{ALEX}/timeline", sam),  # a citizen, but not this one
+        (f"/v1/citizens/{ALEX}/consents", sam),
+        ("/v1/findings", sam),
+        ("/v1/statistics", bearer(settings, "dsar-officer", organisation="DWP")),
+        ("/v1/agreements", sam),
+    ]
+    for path, headers in outside:
+        for response in far_ahead(patient, path, headers):
+            assert_denied(response, 403, "forbidden", "9434765919")
+
+
+def test_a_token_whose_claims_have_the_wrong_types_is_401_not_a_server_error(
+    api: TestClient, settings: Settings
+) -> None:
+    from api.auth.tokens import DevIssuer
+    from ledger.keyring import Keyring
+
+    issuer = DevIssuer(Keyring.from_settings(settings), settings)
+    now = int(time.time())
+    claims = {"iss": issuer.issuer, "aud": issuer.audience, "sub": "x", "iat": now}
+    odd = issuer.sign({**claims, "exp": now + 60, "roles": ["citizen"], "ledger_subjects": 5})
+
+    response = api.get(f"/v1/citizens/{ALEX}/timeline", headers={"Authorization": f"Bearer {odd}"})
+
+    assert_denied(response, 401, "token-invalid")
 
 
 def test_a_citizen_cannot_read_another_citizens_timeline_or_consents(

@@ -17,7 +17,7 @@ from ledger.settings import Settings
 from tests.support.ledger import access_data, make_intake, register_dwp, scalar, wait_until
 from tests.support.spellings import arabic_indic, full_width
 from tests.support.tokens import bearer
-from tests.support.views import running_projections
+from tests.support.views import access, running_projections, save_all, subject_key
 
 pytestmark = pytest.mark.integration
 
@@ -178,3 +178,35 @@ def test_the_view_tracks_its_position_in_the_same_database(
         ),
         what="the view's tracking row",
     )
+
+
+def test_time_filters_take_an_rfc3339_date_or_date_time(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    now = datetime.now(UTC)
+    key = subject_key(settings, f"nhs-number:{ALEX}")
+    save_all(
+        ledger, [access(key, at=now - timedelta(days=1)), access(key, at=now - timedelta(days=10))]
+    )
+    wait_until(lambda: len(entries_of(api, ALEX)) == 2, what="both entries")
+
+    middle = now - timedelta(days=5)
+    assert len(entries_of(api, ALEX, since=middle.date().isoformat())) == 1
+    assert len(entries_of(api, ALEX, since=middle.isoformat())) == 1
+    assert len(entries_of(api, ALEX, until=middle.strftime("%Y-%m-%dT%H:%M:%SZ"))) == 1
+    assert len(entries_of(api, ALEX, until=middle.date().isoformat())) == 1
+    assert len(entries_of(api, ALEX, until="9999-12-31")) == 2
+
+
+def test_a_number_is_not_a_time_filter(api: TestClient) -> None:
+    for name, number in (("until", "0"), ("since", "86400"), ("until", "1e9")):
+        response = api.get(
+            f"/v1/citizens/nhs-number:{ALEX}/timeline",
+            params={name: number},
+            headers=as_citizen(api, ALEX),
+        )
+
+        assert response.status_code == 400, f"{name}={number} was read as a time"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"].endswith("/invalid-parameter")
+        assert f"query.{name}" in response.json()["detail"]

@@ -153,3 +153,36 @@ def test_a_token_from_another_issuer_with_the_same_key_is_refused(
 def test_an_unknown_role_cannot_be_issued() -> None:
     with pytest.raises(ValueError, match="unknown role"):
         DevIssuer(Keyring.from_settings(DEV), DEV).issue("superuser")
+
+
+WRONG_TYPES = {
+    "roles a string": {"roles": "citizen"},
+    "a role a number": {"roles": [1]},
+    "org a number": {"org": 42},
+    "org a list": {"org": ["DWP"]},
+    "ledger_subjects a string": {"ledger_subjects": "nhs-number:9434765919"},
+    "ledger_subjects a number": {"ledger_subjects": 5},
+    "subject_keys a number": {"subject_keys": 5},
+    "a subject key a number": {"subject_keys": [1]},
+    "exp a string": {"exp": "soon"},
+    "exp a string of digits": {"exp": "4102444800"},  # 2100-01-01, as a string
+    "iat a list": {"iat": [1]},
+    "nbf an object": {"nbf": {}},
+    "sub a number": {"sub": 42},
+}
+
+
+@pytest.mark.parametrize("claims", WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
+def test_a_signed_token_whose_claims_have_the_wrong_types_is_refused(
+    claims: dict[str, object],
+) -> None:
+    keyring = Keyring.from_settings(DEV)
+    issuer = DevIssuer(keyring, DEV)
+    now = int(time.time())
+    good = {"iss": issuer.issuer, "aud": issuer.audience, "sub": "citizen:x", "iat": now}
+    token = issuer.sign({**good, "exp": now + 300, "roles": ["citizen"], **claims})
+
+    with pytest.raises(TokenRefused) as refused:
+        TokenVerifier(keyring, DEV).verify(token)
+
+    assert refused.value.code == "token-invalid"
