@@ -4,12 +4,16 @@ and the whole log audits clean."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.e2e.test_ledger_run import (
@@ -96,3 +100,78 @@ def test_the_checkpoint_is_served_as_a_signed_note(running: Running) -> None:
         note = response.read().decode()
 
     assert note.startswith("ledger.example/log\n") and "\n\n\u2014 ledger.example/log " in note
+
+
+def _get(url: str, token: str) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode()
+
+
+def readable(text: str) -> str:
+    """``text`` and, for each JSON string in it that is base64 (a leaf input, a stored
+    state, a disclosable form), what it decodes to: where a pseudonym could hide."""
+    found = [text]
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and len(value) >= 16:
+            with contextlib.suppress(ValueError):
+                found.append(base64.b64decode(value, validate=True).decode("latin-1"))
+            with contextlib.suppress(ValueError):
+                found.append(base64.urlsafe_b64decode(value + "==").decode("latin-1"))
+
+    for line in text.splitlines() or [text]:
+        with contextlib.suppress(ValueError):
+            walk(json.loads(line))
+    return "\n".join(found)
+
+
+def test_a_service_walking_the_log_reads_only_its_own_organisations_events(
+    running: Running, tmp_path: Path
+) -> None:
+    """The cross-organisation walk: DWP's service asks for every position's proof and
+    content, and the operator exports the log; no answer holds a pseudonym, and the
+    content of another organisation's event is refused."""
+    sealed_entries(running)
+    database = f"postgresql://postgres@127.0.0.1:{running.env['LEDGER_EMBEDDED_PG_PORT']}/postgres"
+    with psycopg.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT e.notification_id, e.state FROM ledger_events e "
+            "JOIN ledger_log_leaves l ON l.position = e.notification_id ORDER BY 1"
+        ).fetchall()
+    pseudonyms: set[str] = set()
+    dwps: set[int] = set()
+    for position, state in rows:
+        event = json.loads(bytes(state))
+        pseudonyms |= set(event.get("subject_keys") or [])
+        pseudonyms |= {event[k] for k in ("subject_key", "official_key") if event.get(k)}
+        source = event.get("source") or (event.get("submission") or {}).get("source") or ""
+        if source.startswith("urn:ledger:service:dwp:"):
+            dwps.add(position)
+    assert pseudonyms and dwps and len(dwps) < len(rows), "the demo holds several bodies' events"
+    token = demo_token(running, "DWP_SERVICE")
+
+    shown: set[int] = set()
+    for position, _ in rows:
+        status, proof = _get(f"{running.api}/v1/log/proofs/inclusion?position={position}", token)
+        assert status == 200 and not any(p in readable(proof) for p in pseudonyms), position
+        status, content = _get(f"{running.api}/v1/log/events/{position}", token)
+        assert status in (200, 403), (position, status, content)
+        assert not any(p in readable(content) for p in pseudonyms), position
+        if status == 200:
+            shown.add(position)
+    exported = ledger_cli(running, "export", str(tmp_path / "log.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    export = readable((tmp_path / "log.jsonl").read_text())
+
+    assert shown == dwps
+    assert not any(p in export for p in pseudonyms)

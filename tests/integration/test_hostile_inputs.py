@@ -23,8 +23,7 @@ from consumers.ingest import IngestWorker
 from ledger.application import Ledger
 from ledger.refusals import Reason
 from ledger.settings import Settings
-from ledger.writing import WritePath
-from tests.support.contract import example_intake, register_example_service
+from tests.support.contract import example_intake, example_worker_thread, register_example_service
 from tests.support.garbage import named_garbage, valid_access
 from tests.support.hostile import (
     Hostile,
@@ -51,18 +50,8 @@ WRONG_NHS_NUMBER = "9434765918"  # in the garbage: refused, and never quoted
 @contextmanager
 def worker_thread(settings: Settings) -> Iterator[tuple[IngestWorker, threading.Thread]]:
     """The real ingest worker with the examples' clock, and the thread it runs in."""
-    ledger = Ledger.from_settings(settings)
-    worker = IngestWorker(settings, WritePath(ledger, example_intake(ledger, settings)))
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with example_worker_thread(settings) as (worker, _, thread):
         yield worker, thread
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-        ledger.close()
-        assert not thread.is_alive(), "the ingest worker did not stop"
 
 
 def producer(settings: Settings) -> KafkaProducer:

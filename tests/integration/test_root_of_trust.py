@@ -104,6 +104,15 @@ def rows_of(settings: Settings, topic: type) -> list[tuple[int, uuid.UUID, int, 
     return [(p, i, v, orjson.loads(bytes(s))) for p, i, v, s in found]
 
 
+def latest_version(settings: Settings, originator: uuid.UUID) -> int:
+    (version,) = execute(
+        settings,
+        "SELECT max(originator_version) FROM ledger_events WHERE originator_id = %s",
+        originator,
+    )[0]
+    return int(version)
+
+
 def insert(settings: Settings, originator: uuid.UUID, version: int, topic: type, state: Any) -> int:
     (row,) = execute(
         settings,
@@ -136,11 +145,7 @@ def _hand_registered_key(settings: Settings, *, keep_envelope: bool) -> int:
     one the administrators signed for another key) or not."""
     service_id = Service.create_id(UC_SOURCE)
     _, _, _, state = next(r for r in rows_of(settings, Service.KeyRegistered) if r[1] == service_id)
-    (version,) = execute(
-        settings,
-        "SELECT max(originator_version) FROM ledger_events WHERE originator_id = %s",
-        service_id,
-    )[0]
+    version = latest_version(settings, service_id)
     forged = {**state, "key_id": ATTACKER.key_id, "public_key": ATTACKER.public_key.hex()}
     if not keep_envelope:
         forged["submission"] = None
@@ -207,11 +212,7 @@ def _access_with_anothers_envelope(settings: Settings) -> int:
 def _consent_withdrawn_again(settings: Settings) -> int:
     """A genuine withdrawal of consent, replayed as the consent's next change."""
     _, consent_id, _, state = rows_of(settings, Consent.Withdrawn)[0]
-    (version,) = execute(
-        settings,
-        "SELECT max(originator_version) FROM ledger_events WHERE originator_id = %s",
-        consent_id,
-    )[0]
+    version = latest_version(settings, consent_id)
     return insert(settings, consent_id, version + 1, Consent.Withdrawn, state)
 
 
@@ -226,11 +227,7 @@ def _invented_resend_conflict(settings: Settings) -> int:
 def _key_rotation_of_another_kind(settings: Settings) -> int:
     """A stateful change whose envelope is genuine but makes another change."""
     _, service_id, _, state = rows_of(settings, Service.KeyRotated)[0]
-    (version,) = execute(
-        settings,
-        "SELECT max(originator_version) FROM ledger_events WHERE originator_id = %s",
-        service_id,
-    )[0]
+    version = latest_version(settings, service_id)
     forged = {**state, "key_id": ATTACKER.key_id, "public_key": ATTACKER.public_key.hex()}
     return insert(settings, service_id, version + 1, Service.KeyRotated, forged)
 

@@ -73,13 +73,22 @@ def story() -> list[tuple[str, dict[str, Any], bytes]]:
 @contextmanager
 def example_worker(settings: Settings) -> Iterator[tuple[IngestWorker, Ledger]]:
     """The real ingest worker in a thread, with the examples' clock."""
+    with example_worker_thread(settings) as (worker, ledger, _):
+        yield worker, ledger
+
+
+@contextmanager
+def example_worker_thread(
+    settings: Settings,
+) -> Iterator[tuple[IngestWorker, Ledger, threading.Thread]]:
+    """:func:`example_worker`, and the thread it runs in."""
     ledger = Ledger.from_settings(settings)
     worker = IngestWorker(settings, WritePath(ledger, example_intake(ledger, settings)))
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        yield worker, ledger
+        yield worker, ledger, thread
     finally:
         stop.set()
         thread.join(timeout=30)
