@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import busy_seconds, process_times, report_quiet  # noqa: E402
 from bench.servers import database_url, kafka_bootstrap, scratch_home  # noqa: E402
 from infra.topics import ensure_topics  # noqa: E402
+from ledger.positions import stream_name  # noqa: E402
 from ledger.settings import Settings  # noqa: E402
 from tests.support.ledger import access_data, register_dwp_with  # noqa: E402
 from tests.support.stream import nhs_numbers  # noqa: E402
@@ -177,15 +178,17 @@ class Observer:
         self.topic = topic
         self.backend = self._scalar("SELECT pg_backend_pid()")
 
-    def _scalar(self, query: str) -> int:
-        row = self.conn.execute(query).fetchone()
+    def _scalar(self, query: str, *params: object) -> int:
+        row = self.conn.execute(query, params).fetchone()
         return int(row[0] or 0) if row else 0
 
     def committed(self) -> int:
-        """Submissions durably consumed: tracked offsets + 1, over the partitions."""
+        """Submissions durably consumed: tracked offsets + 1, over the partitions of the
+        topic (in whichever incarnation: ``ledger.positions.stream_name``)."""
         return self._scalar(
             "SELECT coalesce(sum(notification_id + 1), 0) FROM ledger_tracking "
-            f"WHERE application_name LIKE 'kafka:{self.topic}:%%'"
+            "WHERE starts_with(application_name, %s)",
+            stream_name(self.topic, "", 0).split("@")[0] + "@",
         )
 
     def last_position(self) -> int:
