@@ -162,10 +162,15 @@ def _signed_part(event: dict[str, Any], text: bytes) -> bytes | None:
     """
     if "id" not in event:
         return None
-    member = b',"signature":"' + event[SIGNATURE_ATTR].encode("ascii") + b'"'
-    if text.count(member) != 1:
+    return _cut_once(text, b',"signature":"' + event[SIGNATURE_ATTR].encode("ascii") + b'"')
+
+
+def _cut_once(text: bytes, member: bytes) -> bytes | None:
+    """``text`` less ``member``, which must occur in it exactly once; else None."""
+    at = text.find(member)
+    if at < 0 or text.find(member, at + 1) >= 0:
         return None
-    return text.replace(member, b"")
+    return text[:at] + text[at + len(member) :]
 
 
 def content_digest(event: dict[str, Any], canonical_text: bytes | None = None) -> bytes:
@@ -180,14 +185,10 @@ def content_digest(event: dict[str, Any], canonical_text: bytes | None = None) -
         key_id = event.get(KEY_ID_ATTR)
         signature = event[SIGNATURE_ATTR]
         if isinstance(key_id, str) and isinstance(signature, str):
-            members = (
-                b',"signature":"' + signature.encode("ascii") + b'"',
-                b',"signingkey":"' + key_id.encode("ascii") + b'"',
-            )
-            if all(canonical_text.count(m) == 1 for m in members):
-                text = canonical_text
-                for member in members:
-                    text = text.replace(member, b"")
+            text = _cut_once(canonical_text, b',"signature":"' + signature.encode("ascii") + b'"')
+            if text is not None:
+                text = _cut_once(text, b',"signingkey":"' + key_id.encode("ascii") + b'"')
+            if text is not None:
                 return hashlib.sha256(text).digest()
     unsigned = {k: v for k, v in event.items() if k not in (SIGNATURE_ATTR, KEY_ID_ATTR)}
     return hashlib.sha256(canonical(unsigned)).digest()

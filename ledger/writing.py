@@ -137,11 +137,13 @@ class WritePath:
         except TRANSIENT as exc:
             raise Unavailable(f"the key registry could not be read: {exc}") from exc
         assessed = Assessed(items)
-        last: dict[str, int] = {}
+        last: dict[tuple[str, str, int], int] = {}  # (topic, incarnation, partition)
         for index, item in enumerate(items):
             origin = item.origin
-            if isinstance(origin, KafkaPosition):
-                last[origin.stream] = max(last.get(origin.stream, -1), origin.offset)
+            if type(origin) is KafkaPosition:
+                where = (origin.topic, origin.incarnation, origin.partition)
+                if origin.offset > last.get(where, -1):
+                    last[where] = origin.offset
             try:
                 submission = self.intake.assess(
                     item.raw,
@@ -163,7 +165,9 @@ class WritePath:
             assessed.accepted.append(index)
             if submission.retires or submission.event_type in KEY_EVENT_TYPES:
                 assessed.changes_registry = True
-        assessed.trackings = [Tracking(name, offset) for name, offset in last.items()]
+        assessed.trackings = [
+            Tracking(stream_name(*where), offset) for where, offset in last.items()
+        ]
         return assessed
 
     def refusal_record(self, refusal: Refusal, item: Incoming) -> RefusalRecord:
