@@ -63,6 +63,7 @@ CATALOGUE: dict[str, EventType] = {
         *facts.TYPES,
         *consents.TYPES,
         *requests.TYPES,
+        *requests.QUERY_TYPES,
         *administration.TYPES,
         *agreements.TYPES,
     )

@@ -208,8 +208,19 @@ STORY: list[tuple[str, str, dict[str, Any]]] = [
         "sar-identity-verified.v1",
         {"case": CASE, "method": _coded("one-login", "GOV.UK One Login identity check")},
     ),
-    ("", "sar-clarification-requested.v1", {"case": CASE}),
-    ("", "sar-clarification-received.v1", {"case": CASE}),
+    ("", "sar-clarification-requested.v1", {"case": CASE, "officer": "DWP-DSAR-0007"}),
+    ("", "sar-clarification-received.v1", {"case": CASE, "officer": "DWP-DSAR-0007"}),
+    (
+        "",
+        "sar-redaction-decided.v1",
+        {
+            "case": CASE,
+            "officer": "DWP-DSAR-0007",
+            "item": {"position": 1, "field": "official"},
+            "disclose": True,
+            "reason": "the official acted in a public role and agreed to be named",
+        },
+    ),
     (
         "",
         "sar-extended.v1",
@@ -255,6 +266,26 @@ STORY: list[tuple[str, str, dict[str, Any]]] = [
                 "reason": "the same request was answered in full last week",
                 "complaint_rights_given": True,
             },
+        },
+    ),
+    (
+        "",
+        "query-raised.v1",
+        {
+            "query": {"organisation": "DWP", "reference": "Q-2026-0007"},
+            "subjects": [NINO],
+            "about": {"position": 1},
+            "concern": "dont-recognise-reason",
+        },
+    ),
+    (
+        "",
+        "query-answered.v1",
+        {
+            "query": {"organisation": "DWP", "reference": "Q-2026-0007"},
+            "officer": "DWP-DSAR-0007",
+            "explanation": "Our benefits team checked your claim because you reported a "
+            "change of address on 2 March.",
         },
     ),
     ("", "agreement-ended.v1", {"reference": AGREEMENT, "reason": "replaced by a new agreement"}),

@@ -34,8 +34,12 @@ from typing import Any
 import orjson
 
 # Members that hold personal data, at any depth of a stored event: subjects' and
-# officials' pseudonyms, and the envelope as received (it carries raw identifiers).
-PERSONAL = frozenset({"subject_key", "subject_keys", "official_key", "envelope_sealed"})
+# officials' (and DSAR officers') pseudonyms, an organisation's written answer to a
+# citizen's query about their record, and the envelope as received (it carries raw
+# identifiers).
+PERSONAL = frozenset(
+    {"subject_key", "subject_keys", "official_key", "officer_key", "explanation", "envelope_sealed"}
+)
 COMMITMENT = "commit:"
 
 

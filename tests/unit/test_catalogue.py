@@ -57,6 +57,9 @@ def test_the_catalogue_has_every_type_of_the_domain() -> None:
         "agreement-registered.v1",
         "agreement-amended.v1",
         "agreement-ended.v1",
+        "sar-redaction-decided.v1",
+        "query-raised.v1",
+        "query-answered.v1",
     }
 
 

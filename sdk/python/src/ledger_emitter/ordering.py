@@ -22,6 +22,7 @@ from typing import Any
 # A citizen's consents, objections and the facts about them: the first subject named.
 SUBJECT = "{/data/subjects/0/scheme}:{/data/subjects/0/value}"
 SAR_CASE = "sar:{/data/case/organisation}:{/data/case/reference}"
+QUERY_CASE = "query:{/data/query/organisation}:{/data/query/reference}"
 KEY_SERVICE = "service:{/data/service}"
 AGREEMENT = "agreement:{/data/reference}"
 
@@ -43,6 +44,9 @@ ORDERING: Mapping[str, tuple[str, ...]] = {
     "uk.gov.ledger.sar-responded.v1": (SAR_CASE,),
     "uk.gov.ledger.sar-refused.v1": (SAR_CASE,),
     "uk.gov.ledger.sar-closed.v1": (SAR_CASE,),
+    "uk.gov.ledger.sar-redaction-decided.v1": (SAR_CASE,),
+    "uk.gov.ledger.query-raised.v1": (QUERY_CASE,),
+    "uk.gov.ledger.query-answered.v1": (QUERY_CASE,),
     "uk.gov.ledger.organisation-registered.v1": ("organisation:{/data/organisation/code}",),
     "uk.gov.ledger.service-registered.v1": ("service:{/data/service/source}",),
     "uk.gov.ledger.key-registered.v1": (KEY_SERVICE,),
