@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import calendar as gregorian
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 
 from ledger.dsar.holidays import Calendar, Nation
 
@@ -95,6 +95,8 @@ def add_months(day: date, months: int) -> date:
     """The same date ``months`` later, or that month's last day if it has no such date."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
+    if not MINYEAR <= year <= MAXYEAR:
+        raise OverflowError("date value out of range")
     last = gregorian.monthrange(year, month)[1] if day.day > 28 else 28
     return date(year, month, min(day.day, last))
 
