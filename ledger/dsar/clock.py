@@ -115,9 +115,9 @@ def deadline(
     request: Request, nation: Nation, calendar: Calendar, today: date | None = None
 ) -> Deadline:
     """The request's deadline in ``nation``'s calendar. Raises ``ValueError`` on dates
-    out of order (see the module's docstring)."""
+    out of order (see the module's docstring) or an unknown nation."""
     try:
-        return _deadline(request, nation, calendar, today)
+        return _deadline(request, Nation(nation), calendar, today)
     except OverflowError:
         raise ValueError("a date is too far ahead for the calendar") from None
 

@@ -99,7 +99,7 @@ def rule_holidays(nation: Nation, year: int) -> frozenset[date]:
         easter - timedelta(days=2),  # Good Friday
     }
     days |= _with_substitutes((date(year, 12, 25), date(year, 12, 26)))
-    if nation is Nation.SCOTLAND:
+    if nation == Nation.SCOTLAND:
         days |= _with_substitutes((date(year, 1, 1), date(year, 1, 2)))
         days.add(_first_monday(year, 8))
         days.add(_next_monday_if_weekend(date(year, 11, 30)))  # St Andrew's Day
@@ -107,7 +107,7 @@ def rule_holidays(nation: Nation, year: int) -> frozenset[date]:
         days |= _with_substitutes((date(year, 1, 1),))
         days.add(easter + timedelta(days=1))  # Easter Monday
         days.add(_last_monday(year, 8))
-    if nation is Nation.NORTHERN_IRELAND:
+    if nation == Nation.NORTHERN_IRELAND:
         days.add(_next_monday_if_weekend(date(year, 3, 17)))  # St Patrick's Day
         days.add(_next_monday_if_weekend(date(year, 7, 12)))  # Battle of the Boyne
     return frozenset(days)
@@ -127,8 +127,11 @@ class Calendar:
 
     def is_holiday(self, nation: Nation, day: date) -> bool:
         if self.first_year <= day.year <= self.last_year:
-            return day in self.published[nation]
-        return day in rule_holidays(nation, day.year)
+            try:
+                return day in self.published[nation]
+            except KeyError:  # the nation's name as text ("scotland"): Enum hashes differ
+                return day in self.published[Nation(nation)]
+        return day in rule_holidays(Nation(nation), day.year)
 
     def is_working_day(self, nation: Nation, day: date) -> bool:
         return day.weekday() < SATURDAY and not self.is_holiday(nation, day)
@@ -140,6 +143,7 @@ class Calendar:
 
     def holidays(self, nation: Nation, year: int) -> frozenset[date]:
         """Every bank holiday of ``nation`` in ``year``."""
+        nation = Nation(nation)
         if self.first_year <= year <= self.last_year:
             return frozenset(d for d in self.published[nation] if d.year == year)
         return rule_holidays(nation, year)

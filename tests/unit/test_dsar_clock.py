@@ -363,3 +363,14 @@ def test_add_months_keeps_the_day_or_takes_the_month_s_last(day: date, months: i
     assert (result.year * 12 + result.month) - (day.year * 12 + day.month) == months
     assert result.day == min(day.day, gregorian.monthrange(result.year, result.month)[1])
     assert add_months(day + timedelta(days=1), months) >= result
+
+
+def test_a_nation_named_by_its_text_is_the_nation_and_an_unknown_one_is_refused() -> None:
+    assert due(req("2025-12-02"), Nation("scotland")) == deadline(
+        req("2025-12-02"),
+        "scotland",
+        CALENDAR,  # type: ignore[arg-type]
+    )
+    assert CALENDAR.is_holiday("scotland", d("2030-01-02"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'wales' is not a valid Nation"):
+        deadline(req("2025-12-02"), "wales", CALENDAR)  # type: ignore[arg-type]
