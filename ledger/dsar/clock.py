@@ -155,12 +155,11 @@ def _deadline(request: Request, nation: Nation, calendar: Calendar, today: date 
         one_month = add_months(start, 1)
         notice_last, _, _ = _count_pauses(spans, one_month, nation, calendar, None)
         notice = _working_day(notice_last, nation, calendar, None)
+    verb = "had to be" if request.extended else "must be"
     steps.append(
-        "An extension had to be notified, with its reasons, by "
-        if request.extended
-        else "An extension must be notified, with its reasons, by "
+        f"An extension {verb} notified, with its reasons, by {spoken(notice)}: "
+        "the end of the first month, counted the same way."
     )
-    steps[-1] += f"{spoken(notice)}: the end of the first month, counted the same way."
     return Deadline(
         start=start,
         due=due,
