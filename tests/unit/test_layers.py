@@ -48,6 +48,8 @@ ENTRY_POINTS = ("consumers", "api/routes")
 PURE_CORE = (
     "ledger/catalogue",
     "ledger/domain",
+    "ledger/dsar/clock.py",
+    "ledger/dsar/holidays.py",
     "ledger/incoming.py",
     "ledger/intake.py",
     "ledger/jsontext.py",
