@@ -28,10 +28,11 @@ from api.problems import (
     problem_handler,
     unavailable,
 )
-from api.routes import agreements, consents, decisions, oversight, timeline
+from api.routes import agreements, cases, consents, decisions, oversight, requests, timeline
 from api.routes import events as event_routes
 from api.routes import log as log_routes
 from api.schemas.operations import Liveness, Readiness
+from ledger.dsar.keys import DsarSigners
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.reader import LogReader
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.views = ViewReader(app.state.pool)
         app.state.log = LogReader.from_settings(settings)
         app.state.write_path = WritePath.from_settings(settings)
+        app.state.dsar = DsarSigners(app.state.write_path.ledger, app.state.keyring)
         gc.freeze()  # start-up objects leave the collector's view: shorter pauses under load
         yield
         app.state.write_path.close()
@@ -85,7 +87,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(Exception, internal_error_handler)
     for away in (Unavailable, *DATABASE_AWAY):
         app.add_exception_handler(away, unavailable)
-    for module in (timeline, consents, agreements, oversight, decisions, log_routes, event_routes):
+    for module in (
+        timeline,
+        consents,
+        agreements,
+        oversight,
+        decisions,
+        log_routes,
+        event_routes,
+        cases,
+        requests,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"], response_model=Liveness)

@@ -20,7 +20,7 @@ from psycopg import Connection, Cursor
 
 from ledger.domain.access import DataAccess
 from ledger.domain.consent import Consent, Objection
-from ledger.domain.dsar import SubjectAccessRequest
+from ledger.domain.dsar import AccessQuery, SubjectAccessRequest
 from ledger.domain.registry import Organisation
 from ledger.domain.sharing import DataShare
 from projections.view import Projection
@@ -36,14 +36,15 @@ ENTRY_COLUMNS = (
 )
 
 # Kinds of entry, as the API filters them.
-ACCESS, SHARE, CONSENT, OBJECTION, REQUEST = (
+ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY = (
     "data-accessed",
     "data-shared",
     "consent",
     "objection",
     "subject-access-request",
+    "query",
 )
-KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST)
+KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY)
 
 # What each later event of a stateful aggregate means for the citizen (``change``).
 CHANGES: dict[type, str] = {
@@ -63,6 +64,8 @@ CHANGES: dict[type, str] = {
     SubjectAccessRequest.Responded: "responded",
     SubjectAccessRequest.Refused: "refused",
     SubjectAccessRequest.Closed: "closed",
+    AccessQuery.Raised: "raised",
+    AccessQuery.Answered: "answered",
 }
 
 
@@ -219,6 +222,16 @@ class TimelineProjection(Projection):
             {"reference": event.reference, "channel": event.channel},
         )
         self._change(curs, event, position, event.at, {})
+
+    @apply.register
+    def _(self, event: AccessQuery.Raised, position: int, curs: Cursor[Any]) -> None:
+        detail = {"reference": event.reference, "about_position": event.about_position}
+        self._remember(curs, event.originator_id, event.subject_key, QUERY, event.organisation, detail)
+        self._change(curs, event, position, event.at, {})
+
+    @apply.register
+    def _(self, event: AccessQuery.Answered, position: int, curs: Cursor[Any]) -> None:
+        self._change(curs, event, position, event.at, {"explanation": event.explanation})
 
     @apply.register
     def _(

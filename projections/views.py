@@ -11,6 +11,7 @@ from ledger.heartbeat import PipelineReport, pipeline_report
 from ledger.positions import outbox_name
 from ledger.settings import Settings
 from projections.agreements import AgreementsProjection
+from projections.cases import CasesProjection
 from projections.consent import ConsentProjection
 from projections.findings import FindingsProjection
 from projections.statistics import StatisticsProjection
@@ -25,6 +26,7 @@ VIEWS: dict[str, type[Projection]] = {
         AgreementsProjection,
         FindingsProjection,
         StatisticsProjection,
+        CasesProjection,
     )
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -116,6 +116,12 @@ REQUEST_CHANGES = {
 }
 
 
+QUERY_CHANGES = {
+    "raised": "You asked {org} to explain why it used your data",
+    "answered": "{org} answered your question about why it used your data",
+}
+
+
 def describe_change(
     kind: str, organisation_name: str, occurred_at: datetime, detail: dict[str, Any]
 ) -> str:
@@ -128,6 +134,46 @@ def describe_change(
     elif kind == "objection":
         by = "" if detail.get("national") else f" by {org}"
         text = OBJECTION_CHANGES[change].format(purpose=purpose, by=by)
+    elif kind == "query":
+        text = sentence_start(QUERY_CHANGES[change].format(org=org))
+        explanation = detail.get("explanation")
+        if explanation:
+            return f"{text} on {day(occurred_at)}: {_quoted(explanation)}"
     else:
         text = sentence_start(REQUEST_CHANGES[change].format(org=org))
     return f"{text} on {day(occurred_at)}."
+
+
+def _quoted(text: str) -> str:
+    """An organisation's own words, quoted, ending the sentence once."""
+    words = text.strip()
+    return f"\u201c{words}\u201d" if words[-1:] in ".!?" else f"\u201c{words}.\u201d"
+
+
+CASE_STATES = {
+    ("request", "awaiting-identity"): "{org} needs to confirm who you are before it can "
+    "start on your request. The time limit starts when it has.",
+    ("request", "in-progress"): "{org} is working on your request. It must answer by {due}.",
+    ("request", "paused"): "{org} has asked you to make clear what you are asking for. The "
+    "time limit is paused until you reply.",
+    ("request", "responded"): "{org} has answered your request.",
+    ("request", "refused"): "{org} refused your request. You can complain to the "
+    "Information Commissioner's Office.",
+    ("request", "closed"): "Your request to {org} is finished.",
+    ("query", "open"): "{org} is looking into your question. It should answer by {due}.",
+    ("query", "answered"): "{org} has answered your question.",
+    ("query", "closed"): "Your question to {org} is finished.",
+}
+
+
+def describe_case(kind: str, state: str, organisation_name: str, due: date | None) -> str:
+    """Where a request or a query stands, in a sentence or two."""
+    text = CASE_STATES.get((kind, state), "{org} has your request.")
+    return sentence_start(
+        text.format(org=organisation_name, due=day_of(due) if due else "the due date")
+    )
+
+
+def day_of(value: date) -> str:
+    """'3 April 2026', for a date."""
+    return f"{value.day} {value:%B %Y}"

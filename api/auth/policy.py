@@ -82,6 +82,7 @@ def require_organisation(principal: Principal, organisation: str) -> None:
 # per request (FastAPI caches a dependency by the function).
 citizen = allow("citizen")
 service = allow("service")
+officer = allow("dsar-officer")
 overseer = allow("auditor", "admin")
 # Signed tree heads and proofs hold no personal data; every role may verify the log.
 any_role = allow(*ROLES)
@@ -89,6 +90,7 @@ registrar = allow("admin", "auditor", "service", "dsar-officer")
 
 Citizen = Annotated[Principal, Depends(citizen)]
 Service = Annotated[Principal, Depends(service)]
+Officer = Annotated[Principal, Depends(officer)]
 Overseer = Annotated[Principal, Depends(overseer)]
 Verifier = Annotated[Principal, Depends(any_role)]
 Registrar = Annotated[Principal, Depends(registrar)]

@@ -75,6 +75,9 @@ class Request:
     authority_received: date | None = None
     pauses: tuple[Pause, ...] = ()
     extended: bool = False
+    # By how many further months (Art. 12(3): "by up to two further months"); counted
+    # from the original start, like the first.
+    extension_months: int = 2
 
 
 @dataclass(frozen=True)
@@ -127,15 +130,20 @@ def _deadline(request: Request, nation: Nation, calendar: Calendar, today: date 
     steps = [f"The request was received on {spoken(received)}."]
     start = _start(request, steps)
     spans = _pause_spans(request, start, today, steps)
-    months = 3 if request.extended else 1
+    if request.extended and request.extension_months not in (1, 2):
+        raise ValueError("an extension is by one or two further months")
+    months = 1 + request.extension_months if request.extended else 1
     plain = add_months(start, months)
     if months == 1:
         steps.append(
             f"One calendar month from {spoken(start)} is {spoken(plain)}{_cut(start, plain)}."
         )
     else:
+        further, total = (
+            ("one further month", "two") if months == 2 else ("two further months", "three")
+        )
         steps.append(
-            f"The time limit was extended by two further months: three calendar months "
+            f"The time limit was extended by {further}: {total} calendar months "
             f"from {spoken(start)} is {spoken(plain)}{_cut(start, plain)}."
         )
     last, paused, stopped = _count_pauses(spans, plain, nation, calendar, steps)
