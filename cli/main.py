@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.tokens",
     "cli.projections",
     "cli.witness",
+    "cli.dsar_keys",
 )
 
 

@@ -25,7 +25,18 @@ STARTS_SERVERS = frozenset({"run", "postgres", "broker"})
 # They open the ledger's database (``verify`` only to audit it; ``init`` and ``run``
 # record the keys instead; ``doctor`` reports the check).
 OPENS_DATABASE = frozenset(
-    {"ingest", "publish", "project", "api", "seal", "demo", "services", "projections", "export"}
+    {
+        "ingest",
+        "publish",
+        "project",
+        "api",
+        "seal",
+        "demo",
+        "services",
+        "projections",
+        "export",
+        "dsar-keys",
+    }
 )
 
 
