@@ -22,7 +22,6 @@ Imports no adapter: the ledger is passed in.
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -93,10 +92,11 @@ class KeyLookup(Protocol):
 class DsarSigners:
     """The emitters of DSAR teams, each signing with its organisation's current key.
 
-    Safe to share between threads. The generation in use is cached per organisation and
-    checked against the registry on every call (which re-reads the log at most every
+    The generation in use is cached per organisation and checked against the registry
+    on every call (which re-reads the log at most every
     ``ledger.application.REGISTRY_MAX_AGE`` seconds): once the registry says the key
-    was retired, the next generation is looked up.
+    was retired, the next generation is looked up. Safe to share between threads: two
+    that look at once find the same key, and no lock is held while the registry is read.
     """
 
     def __init__(self, ledger: KeyLookup, keyring: Keyring) -> None:
@@ -104,7 +104,6 @@ class DsarSigners:
         self.keyring = keyring
         self._generation: dict[str, int] = {}
         self._keys: dict[tuple[str, int], SigningKey] = {}
-        self._lock = threading.Lock()
 
     def emitter(self, organisation: str) -> Emitter:
         """An emitter (no transport) signing as ``organisation``'s DSAR team; raises
@@ -122,16 +121,14 @@ class DsarSigners:
 
     def current(self, organisation: str) -> DsarKey:
         """``organisation``'s current DSAR key; raises :class:`DsarNotEnabled`."""
-        with self._lock:
-            known = self._generation.get(organisation, 1)
-            generation = self._scan(organisation, known)
-            self._generation[organisation] = generation
-            return DsarKey(
-                organisation,
-                dsar_source(organisation),
-                generation,
-                self._key(organisation, generation).key_id,
-            )
+        generation = self._scan(organisation, self._generation.get(organisation, 1))
+        self._generation[organisation] = generation
+        return DsarKey(
+            organisation,
+            dsar_source(organisation),
+            generation,
+            self._key(organisation, generation).key_id,
+        )
 
     def refresh(self, organisation: str) -> DsarKey:
         """Read the key registry now and look again: after an event signed by the key
@@ -155,7 +152,10 @@ class DsarSigners:
 
     def _registered(self, organisation: str, generation: int) -> RegisteredKey | None:
         found = self.ledger.key(self._key(organisation, generation).key_id)
-        if found is None or found.source != dsar_source(organisation):
+        if found is None or (found.source, found.organisation) != (
+            dsar_source(organisation),
+            organisation,
+        ):
             return None
         return found
 
