@@ -67,7 +67,7 @@ async def emit(
         refusal = outcome.refusal
         assert refusal is not None
         if refusal.reason in (Reason.RETIRED_KEY, Reason.UNKNOWN_KEY) and attempt == 1:
-            signers.forget(organisation)  # rotated since we looked: look again
+            await run_in_threadpool(signers.refresh, organisation)  # rotated: look again
             continue
         if refusal.reason is Reason.INVARIANT_VIOLATED:
             raise Problem(409, "invariant-violated", "That is impossible in the case's state", refusal.detail)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ledger_emitter import SigningKey, b64url, b64url_decode, key_id_for
 
+from ledger.nations import ENGLAND_AND_WALES, NATIONS
 from ledger.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -71,7 +72,9 @@ def _services_register(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         if args.organisation_name:
-            administration.register_organisation(args.organisation, args.organisation_name)
+            administration.register_organisation(
+                args.organisation, args.organisation_name, args.nation
+            )
         administration.register_service(args.source, args.organisation, args.name, args.types)
         if public_key is not None:
             administration.register_key(args.source, public_key)
@@ -168,6 +171,13 @@ def register(add: Any) -> None:
     )
     reg.add_argument("--organisation", required=True, help="organisation code, e.g. DWP")
     reg.add_argument("--organisation-name", help="register the organisation too, with this name")
+    reg.add_argument(
+        "--nation",
+        choices=NATIONS,
+        default=ENGLAND_AND_WALES,
+        help="with --organisation-name: the nation whose law and bank holidays the "
+        "organisation works to (default: %(default)s)",
+    )
     reg.add_argument("--name", required=True, help="the service's plain-English name")
     reg.add_argument("--types", nargs="+", required=True, help="event types it may emit")
     reg.add_argument(

@@ -7,6 +7,7 @@ new: the ledger's idempotency at work. One forged event shows a refusal.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import urllib.request
 import uuid
@@ -19,13 +20,20 @@ from ledger_emitter import Delivered, Emitter, KafkaTransport, SigningKey
 
 from ledger.administration import Administration
 from ledger.catalogue import DATA_ACCESSED
+from ledger.dsar import keys as dsar_keys
+from ledger.keyring import Keyring
+from ledger.nations import ENGLAND_AND_WALES
 from ledger.settings import Settings
 
+log = logging.getLogger("ledger.demo")
+
+# Code: (name, nation). Each is an English body (the UK departments are headquartered
+# in England and work to its calendar), so each is in England and Wales.
 ORGANISATIONS = {
-    "DWP": "the Department for Work and Pensions",
-    "HMRC": "HM Revenue and Customs",
-    "NHSE": "NHS England",
-    "LEEDS": "Leeds City Council",
+    "DWP": ("the Department for Work and Pensions", ENGLAND_AND_WALES),
+    "HMRC": ("HM Revenue and Customs", ENGLAND_AND_WALES),
+    "NHSE": ("NHS England", ENGLAND_AND_WALES),
+    "LEEDS": ("Leeds City Council", ENGLAND_AND_WALES),
 }
 
 SERVICES = {
@@ -162,11 +170,20 @@ def _access_data(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def register(settings: Settings) -> dict[str, Emitter]:
     """Register organisations, services and keys, signed by the (development)
-    administrators' key (idempotent); return an emitter each."""
+    administrators' key, and hold a DSAR service key for each organisation, so its
+    officers can act through the API (idempotent); return an emitter each."""
     administration = Administration.from_settings(settings)
+    keyring = Keyring.from_settings(settings)
     try:
-        for code, name in ORGANISATIONS.items():
-            administration.register_organisation(code, name)
+        for code, (name, nation) in ORGANISATIONS.items():
+            administration.register_organisation(code, name, nation)
+            enabled = dsar_keys.enable(administration, keyring, code)
+            if enabled.missing_types:
+                log.warning(
+                    "the DSAR service of %s may not emit %s: it was registered before them",
+                    code,
+                    ", ".join(enabled.missing_types),
+                )
         emitters = {}
         for source, (organisation, name) in SERVICES.items():
             administration.register_service(source, organisation, name, [DATA_ACCESSED])
@@ -214,7 +231,6 @@ def load_demo(settings: Settings, api_url: str) -> None:
 def demo_tokens(settings: Settings) -> dict[str, str]:
     """A token per demo citizen and per role, named as shell variables."""
     from api.auth.tokens import DevIssuer
-    from ledger.keyring import Keyring
 
     issuer = DevIssuer(Keyring.from_settings(settings), settings)
     lifetime = 12 * 3600

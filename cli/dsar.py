@@ -160,5 +160,8 @@ def register(add: Callable[..., Any]) -> None:
     """Add the ``dsar`` group and its subcommands to the ``ledger`` command line."""
     group = add("dsar", None, "Subject access requests: the statutory clock")
     commands = group.add_subparsers(dest="dsar_command", required=True, metavar="COMMAND")
+    from cli.dsar_keys import add_key_commands
+
+    add_key_commands(commands)
     for subcommand in SUBCOMMANDS:
         subcommand(commands)

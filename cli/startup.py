@@ -25,8 +25,20 @@ STARTS_SERVERS = frozenset({"run", "postgres", "broker"})
 # They open the ledger's database (``verify`` only to audit it; ``init`` and ``run``
 # record the keys instead; ``doctor`` reports the check).
 OPENS_DATABASE = frozenset(
-    {"ingest", "publish", "project", "api", "seal", "demo", "services", "projections", "export"}
+    {
+        "ingest",
+        "publish",
+        "project",
+        "api",
+        "seal",
+        "demo",
+        "services",
+        "projections",
+        "export",
+    }
 )
+# Commands of a group that do: ``ledger dsar due`` is pure arithmetic, the rest are not.
+OPENS_DATABASE_SUBCOMMANDS = {"dsar": frozenset({"enable", "rotate", "status"})}
 
 
 def settings_for(command: str) -> Settings:
@@ -43,6 +55,8 @@ def opens_database(args: argparse.Namespace) -> bool:
     """
     if args.command == "verify":
         return bool(args.audit and not args.export)
+    if args.command in OPENS_DATABASE_SUBCOMMANDS:
+        return getattr(args, "dsar_command", None) in OPENS_DATABASE_SUBCOMMANDS[args.command]
     return args.command in OPENS_DATABASE
 
 

@@ -39,6 +39,7 @@ from ledger.incoming import Direct, Incoming, Outcome, Status
 from ledger.intake import RegisteredKey
 from ledger.key_registry import EVERY_ORGANISATION, RegistryTrust
 from ledger.keyring import Keyring
+from ledger.nations import ENGLAND_AND_WALES
 from ledger.refusals import Refusal
 from ledger.settings import Settings, SettingsError
 
@@ -150,10 +151,13 @@ class Administration:
     def close(self) -> None:
         self.write_path.close()
 
-    def register_organisation(self, code: str, name: str) -> Outcome | None:
+    def register_organisation(
+        self, code: str, name: str, nation: str = ENGLAND_AND_WALES
+    ) -> Outcome | None:
+        """Register a public body; ``nation`` is one of ``ledger.nations.NATIONS``."""
         if self._exists(Organisation.create_id(code)):
             return None
-        data = {"organisation": {"code": code, "name": name}}
+        data = {"organisation": {"code": code, "name": name, "nation": nation}}
         return self._record(ORGANISATION_REGISTERED, data)
 
     def register_service(

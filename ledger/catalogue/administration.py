@@ -27,6 +27,7 @@ from ledger.catalogue.vocabulary import array, obj, ref, text, whole
 from ledger.domain import InvariantViolated
 from ledger.domain.registry import Organisation, Service
 from ledger.keyring import Keyring
+from ledger.nations import ENGLAND_AND_WALES, NATIONS
 from ledger.refusals import Reason, Refusal
 
 ORGANISATION_REGISTERED = PREFIX + "organisation-registered.v1"
@@ -47,6 +48,12 @@ PUBLIC_KEY = {
     "description": "Ed25519 public key, base64url without padding",
 }
 KEY_ID = {"type": "string", "pattern": whole("ed25519:[0-9a-f]{32}")}
+NATION = {
+    "enum": list(NATIONS),
+    "description": "The nation whose law and bank holidays the organisation works to "
+    "(statutory deadlines differ between them): england-and-wales, scotland or "
+    f"northern-ireland. Absent means {ENGLAND_AND_WALES}.",
+}
 
 
 def _public_key(text_: str) -> bytes:
@@ -67,7 +74,12 @@ def _organisation(received: Received, keyring: Keyring) -> Sequence[Change]:
     return creating(
         Organisation.create_id(org["code"]),
         "organisation",
-        lambda: Organisation(code=org["code"], name=org["name"], submission=submission),
+        lambda: Organisation(
+            code=org["code"],
+            name=org["name"],
+            submission=submission,
+            nation=org.get("nation", ENGLAND_AND_WALES),
+        ),
     )
 
 
@@ -147,12 +159,13 @@ TYPES = (
     EventType(
         ORGANISATION_REGISTERED,
         "Organisation registered (v1)",
-        "A public body was registered, with its short code and plain-English name.",
+        "A public body was registered, with its short code, plain-English name and nation.",
         obj(
             ["organisation"],
             {
                 "organisation": obj(
-                    ["code", "name"], {"code": ref("organisation"), "name": text(200)}
+                    ["code", "name"],
+                    {"code": ref("organisation"), "name": text(200), "nation": NATION},
                 )
             },
         ),

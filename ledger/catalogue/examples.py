@@ -90,7 +90,13 @@ STORY: list[tuple[str, str, dict[str, Any]]] = [
     (
         "",
         "organisation-registered.v1",
-        {"organisation": {"code": "HMRC", "name": "HM Revenue and Customs"}},
+        {
+            "organisation": {
+                "code": "HMRC",
+                "name": "HM Revenue and Customs",
+                "nation": "england-and-wales",
+            }
+        },
     ),
     (
         "",

@@ -14,26 +14,38 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain import InvariantViolated, natural_id
+from ledger.nations import ENGLAND_AND_WALES
 
 Submission = dict[str, Any]
 
 
 class Organisation(Aggregate):
-    """A public body, known by a short code (e.g. ``DWP``) and its plain-English name."""
+    """A public body, known by a short code (e.g. ``DWP``), its plain-English name and
+    the nation whose law and calendar it works to (one of ``ledger.nations.NATIONS``)."""
 
     class Registered(Aggregate.Created):
         code: str
         name: str
         submission: Submission | None
+        # A default, not an upcast: an event stored before organisations had a nation
+        # has no ``nation`` in its state and reads this one.
+        nation: str = ENGLAND_AND_WALES
 
     @staticmethod
     def create_id(code: str) -> UUID:
         return natural_id("organisation", code)
 
     @event(Registered)
-    def __init__(self, code: str, name: str, submission: Submission | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        submission: Submission | None = None,
+        nation: str = ENGLAND_AND_WALES,
+    ) -> None:
         self.code = code
         self.name = name
+        self.nation = nation
 
 
 class KeyNotUsable(InvariantViolated):

@@ -36,8 +36,10 @@ by about 100 bytes per event (the envelopes already used).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -46,7 +48,7 @@ import orjson
 from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.catalogue import Submission
 from ledger.domain import InvariantViolated
@@ -185,7 +187,9 @@ class Provenance:
                 return "its envelope does not make this change to the record as it stood"
         for made_version, topic, state in made:
             if made_version == version:
-                if topic != row.topic or _comparable(orjson.loads(state)) != _comparable(stored):
+                if topic != row.topic or _comparable(orjson.loads(state)) != _comparable(
+                    _with_defaults(row.topic, stored)
+                ):
                     return "it records something other than its envelope says"
                 return None
         return "its envelope does not make this change to the record as it stood"
@@ -242,6 +246,23 @@ def _conflict(stored: dict[str, Any], submission: Submission) -> str | None:
     ) or stored.get("conflicting_sha256") != submission.content_sha256.hex():
         return "it records a resend other than the one it keeps"
     return None
+
+
+@cache
+def _defaults(topic: str) -> dict[str, Any]:
+    """The members of an event class that have a default (one of ``KNOWN_TOPICS``)."""
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(resolve_topic(topic))
+        if f.default is not dataclasses.MISSING
+    }
+
+
+def _with_defaults(topic: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """``stored`` as the ledger reads it: an event stored before its class gained a
+    member (e.g. an organisation's ``nation``) has the member's default, and re-deriving
+    it from its envelope today gives that member too."""
+    return {**_defaults(topic), **stored}
 
 
 def _comparable(state: Any) -> Any:

@@ -56,6 +56,7 @@ PURE_CORE = (
     "ledger/key_registry.py",
     "ledger/keyring.py",
     "ledger/merkle.py",
+    "ledger/nations.py",
     "ledger/recording.py",
     "ledger/refusals.py",
     "ledger/retry.py",
