@@ -36,6 +36,7 @@ from ledger.dsar.keys import DsarSigners
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.reader import LogReader
+from ledger.transparency.sealer import signer_from_settings
 from ledger.writing import TRANSIENT as DATABASE_AWAY
 from ledger.writing import Unavailable, WritePath
 from projections.reading import ViewReader
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.log = LogReader.from_settings(settings)
         app.state.write_path = WritePath.from_settings(settings)
         app.state.dsar = DsarSigners(app.state.write_path.ledger, app.state.keyring)
+        app.state.log_signer = signer_from_settings(settings)
         gc.freeze()  # start-up objects leave the collector's view: shorter pauses under load
         yield
         app.state.write_path.close()

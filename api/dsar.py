@@ -7,14 +7,21 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import Request
+import orjson
+import psycopg
+from fastapi import Request, Response
 from ledger_emitter import canonical
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import Problem
+from ledger.dsar.bundle import Case, Controller, ResponseBundle
 from ledger.dsar.keys import DsarNotEnabled, DsarSigners
+from ledger.dsar.redaction import RedactionDecision
 from ledger.incoming import Direct, HttpRequest, Incoming, Origin, Status
 from ledger.refusals import Reason
+from ledger.transparency.store import BUNDLES_TABLE
+from projections.cases import CaseRow, uk_day
+from projections.dsar_search import assemble_bundle
 from projections.wording import UK
 
 COMPLAINT_RIGHTS = (
@@ -70,9 +77,16 @@ async def emit(
             await run_in_threadpool(signers.refresh, organisation)  # rotated: look again
             continue
         if refusal.reason is Reason.INVARIANT_VIOLATED:
-            raise Problem(409, "invariant-violated", "That is impossible in the case's state", refusal.detail)
+            raise Problem(
+                409, "invariant-violated", "That is impossible in the case's state", refusal.detail
+            )
         if refusal.reason in (Reason.TIME_IN_PAST, Reason.TIME_IN_FUTURE):
-            raise Problem(400, str(refusal.reason), "The time given is outside what the ledger accepts", refusal.detail)
+            raise Problem(
+                400,
+                str(refusal.reason),
+                "The time given is outside what the ledger accepts",
+                refusal.detail,
+            )
         raise Problem(
             422,
             "refused-by-ledger",
@@ -80,3 +94,81 @@ async def emit(
             f"{refusal.reason}: {refusal.detail}",
         )
     raise AssertionError("unreachable")
+
+
+def build_bundle_for(
+    request: Request, case: CaseRow, decisions: list[dict[str, Any]], organisation_name: str
+) -> ResponseBundle:
+    """Gather and sign the response bundle of ``case`` (in a worker thread: it reads the
+    log and the views with a connection of its own), and keep it, sealed."""
+    state = request.app.state
+    settings = state.settings
+    with psycopg.connect(settings.database_url) as conn:
+        bundle = assemble_bundle(
+            conn,
+            state.log,
+            state.keyring,
+            state.log_signer,
+            organisation=Controller(
+                code=case.organisation, name=organisation_name, nation=case.nation
+            ),
+            case=Case(reference=case.reference, received=uk_day(case.received_at)),
+            subject_key=case.subject_key,
+            decisions=[
+                RedactionDecision(
+                    position=row["item_position"],
+                    field=row["field"],
+                    disclose=row["disclose"],
+                    officer=row["officer_key"] or "an officer",
+                    reason=row["reason"],
+                    at=row["at"],
+                )
+                for row in decisions
+            ],
+        )
+        conn.execute(
+            f"INSERT INTO {BUNDLES_TABLE} (sha256, organisation, reference, sealed) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
+            (
+                bundle.sha256,
+                case.organisation,
+                case.reference,
+                state.keyring.seal(bundle.json_bytes),
+            ),
+        )
+        conn.commit()
+    return bundle
+
+
+async def stored_bundle(request: Request, sha256: str) -> ResponseBundle | None:
+    """The bundle a ``responded`` event records, as it was sent."""
+    views = request.app.state.views
+    rows = await views.rows(
+        f"SELECT sealed FROM {BUNDLES_TABLE} WHERE sha256 = %s",  # noqa: S608
+        (sha256,),
+    )
+    if not rows:
+        return None
+    raw = request.app.state.keyring.open(bytes(rows[0]["sealed"]))
+    bundle = ResponseBundle.of(orjson.loads(raw))
+    if bundle.sha256 != sha256:  # the canonical form is what was hashed
+        raise Problem(500, "bundle-altered", "The stored response does not match its record")
+    return bundle
+
+
+def bundle_response(bundle: ResponseBundle, form: str, reference: str) -> Response:
+    """The bundle as JSON (exactly the bytes hashed), a readable page, or a PDF."""
+    name = f"{reference.replace('/', '-')}-response"
+    if form == "html":
+        return Response(bundle.html(), media_type="text/html; charset=utf-8")
+    if form == "pdf":
+        return Response(
+            bundle.pdf(),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        )
+    return Response(
+        bundle.json_bytes,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+    )

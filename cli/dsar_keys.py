@@ -6,9 +6,8 @@ and retires the current one from now; ``status [ORG]`` says which organisations 
 key, its key id and generation. The keys are derived from the ledger secret
 (``ledger.dsar.keys``): nothing to keep but the secret itself.
 
-They belong in the ``ledger dsar`` group: ``add_key_commands(subcommands)`` adds them to
-that group's subparsers. Until it exists, ``register`` puts them under ``ledger
-dsar``.
+They belong to the ``ledger dsar`` group (``cli/dsar.py``): ``add_key_commands(subcommands)``
+adds them to its subparsers.
 """
 
 from __future__ import annotations

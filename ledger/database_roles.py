@@ -54,8 +54,9 @@ EVENTS, SUBMISSIONS, REFUSALS = "ledger_events", "ledger_submissions", "ledger_r
 TRACKING, EPOCHS, SKIPPED = "ledger_tracking", "ledger_topic_epochs", "ledger_outbox_skipped"
 LEAVES, NODES, HEADS = "ledger_log_leaves", "ledger_log_nodes", "ledger_log_tree_heads"
 DISCLOSURES, PROCESSES, KEYS = "ledger_log_disclosures", "ledger_processes", "ledger_keys"
-# The tables of the log itself: appended to, never changed.
-APPEND_ONLY = (EVENTS, SUBMISSIONS, REFUSALS, LEAVES, NODES, HEADS, DISCLOSURES)
+BUNDLES = "ledger_sar_bundles"
+# The tables of the log itself, and what was disclosed or sent: appended to, never changed.
+APPEND_ONLY = (EVENTS, SUBMISSIONS, REFUSALS, LEAVES, NODES, HEADS, DISCLOSURES, BUNDLES)
 
 # role -> (privileges, tables); every role also reads ledger_keys and beats.
 _COMMON = [("SELECT", [KEYS]), ("SELECT, INSERT, UPDATE, DELETE", [PROCESSES])]
@@ -75,7 +76,7 @@ GRANTS: dict[str, list[tuple[str, list[str]]]] = {
     API: [
         ("SELECT", [EVENTS, SUBMISSIONS, REFUSALS, TRACKING, EPOCHS, SKIPPED]),
         ("SELECT", [LEAVES, NODES, HEADS]),
-        ("SELECT, INSERT", [DISCLOSURES]),
+        ("SELECT, INSERT", [DISCLOSURES, BUNDLES]),
     ],
 }
 SEQUENCES: dict[str, list[str]] = {

@@ -208,7 +208,7 @@ class CasesProjection(Projection):
         with conn.transaction():
             curs = conn.cursor()
             rows = curs.execute(
-                self.sql(f"SELECT {COLUMNS} FROM {{s}}.cases WHERE calendar <> %s FOR UPDATE"),
+                self.sql(f"SELECT {COLUMNS} FROM {{s}}.cases WHERE calendar <> %s FOR UPDATE"),  # noqa: S608
                 (calendar.fingerprint,),
             ).fetchall()
             for record in rows:
@@ -376,7 +376,7 @@ class CasesProjection(Projection):
         state = case.facts.state
         curs.execute(
             self.sql(
-                f"INSERT INTO {{s}}.cases ({COLUMNS}) VALUES ("
+                f"INSERT INTO {{s}}.cases ({COLUMNS}) VALUES ("  # noqa: S608
                 + ", ".join(["%s"] * len(CaseRow.__dataclass_fields__))
                 + ") ON CONFLICT DO NOTHING"
             ),
@@ -409,7 +409,8 @@ class CasesProjection(Projection):
 
     def _case(self, curs: Cursor[Any], case_id: UUID) -> CaseRow | None:
         row = curs.execute(
-            self.sql(f"SELECT {COLUMNS} FROM {{s}}.cases WHERE case_id = %s"), (case_id,)
+            self.sql(f"SELECT {COLUMNS} FROM {{s}}.cases WHERE case_id = %s"),  # noqa: S608
+            (case_id,),
         ).fetchone()
         return CaseRow.from_record(row) if row else None
 
@@ -524,7 +525,8 @@ async def queue(
         params["running"] = [str(State.IN_PROGRESS), str(State.OPEN)]
     if after is not None:
         clauses.append(
-            "(COALESCE(due, 'infinity'::date), kind, reference) > (%(a_due)s, %(a_kind)s, %(a_ref)s)"
+            "(COALESCE(due, 'infinity'::date), kind, reference) > "
+            "(%(a_due)s, %(a_kind)s, %(a_ref)s)"
         )
         params.update(a_due=after[0], a_kind=after[1], a_ref=after[2])
     query = (

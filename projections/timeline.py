@@ -226,7 +226,9 @@ class TimelineProjection(Projection):
     @apply.register
     def _(self, event: AccessQuery.Raised, position: int, curs: Cursor[Any]) -> None:
         detail = {"reference": event.reference, "about_position": event.about_position}
-        self._remember(curs, event.originator_id, event.subject_key, QUERY, event.organisation, detail)
+        self._remember(
+            curs, event.originator_id, event.subject_key, QUERY, event.organisation, detail
+        )
         self._change(curs, event, position, event.at, {})
 
     @apply.register

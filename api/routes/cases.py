@@ -18,12 +18,20 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.auth.policy import Officer, forbidden
 from api.deps import Pseudonyms, Views, parse_subject
-from api.dsar import COMPLAINT_RIGHTS, emit, today_uk
+from api.dsar import (
+    COMPLAINT_RIGHTS,
+    build_bundle_for,
+    bundle_response,
+    emit,
+    stored_bundle,
+    today_uk,
+)
 from api.problems import Problem, problem_responses
 from api.schemas.cases import (
     Accepted,
@@ -52,8 +60,10 @@ from ledger.catalogue.requests import (
     SAR_RECEIVED,
     SAR_REDACTION_DECIDED,
     SAR_REFUSED,
+    SAR_RESPONDED,
 )
 from ledger.dsar.rules import QUERY, REQUEST, Action, NotAllowed, State, check
+from ledger.transparency.reader import LogLookupError
 from projections import cases as case_view
 from projections.cases import CaseRow, QueueFilter
 
@@ -113,8 +123,10 @@ async def case_view_of(views: Views, case: CaseRow, today: date) -> CaseView:
         requester=case.requester,
         identity_required=case.identity_required,
         identity_verified_at=case.identity_at,
-        pauses=[[date.fromisoformat(a) if a else None, date.fromisoformat(b) if b else None]
-                for a, b in case.pauses],
+        pauses=[
+            [date.fromisoformat(a) if a else None, date.fromisoformat(b) if b else None]
+            for a, b in case.pauses
+        ],
         extension=case.extension,
         outcome=case.outcome_detail,
         about_position=case.about_position,
@@ -160,7 +172,9 @@ def _after(cursor: str | None) -> tuple[date, str, str] | None:
         due, kind, reference = base64.urlsafe_b64decode(padded).decode().split("|", 2)
         return (date.max if due == "infinity" else date.fromisoformat(due), kind, reference)
     except ValueError:
-        raise Problem(400, "invalid-cursor", "The ?after= cursor is not one this API gave") from None
+        raise Problem(
+            400, "invalid-cursor", "The ?after= cursor is not one this API gave"
+        ) from None
 
 
 @router.get(
@@ -257,7 +271,7 @@ def _when(at: datetime | None) -> datetime:
     return at.astimezone(UTC)
 
 
-_CASE_RESPONSES = {
+_CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": CaseView, "description": "The case as it now stands"},
     202: {"model": Accepted, "description": "Recorded; the case view has not caught up yet"},
     **problem_responses(400, 401, 403, 404, 409, 503),
@@ -273,7 +287,9 @@ async def open_request(
     subject = parse_subject(body.subject)
     reference = body.reference or f"SAR-{today_uk():%Y}-{secrets.token_hex(4).upper()}"
     if await case_view.case_by_reference(views, organisation, REQUEST, reference):
-        raise Problem(409, "reference-in-use", "Your organisation already has a case with that reference")
+        raise Problem(
+            409, "reference-in-use", "Your organisation already has a case with that reference"
+        )
     data = {
         "case": {"organisation": organisation, "reference": reference},
         "officer": principal.subject,
@@ -282,7 +298,9 @@ async def open_request(
         "requester": body.requester,
         "identity_required": body.identity_required,
     }
-    position = await emit(request, organisation, SAR_RECEIVED, data, _when(body.received_at), principal)
+    position = await emit(
+        request, organisation, SAR_RECEIVED, data, _when(body.received_at), principal
+    )
     response = await _answer(request, views, organisation, REQUEST, reference, position)
     if response.status_code == 200:
         response.status_code = 201
@@ -313,39 +331,85 @@ async def _act(
             reason=reason,
         )
     except NotAllowed as refused:
-        raise Problem(409, refused.code, "That is not allowed in the case's state", refused.detail) from None
+        raise Problem(
+            409, refused.code, "That is not allowed in the case's state", refused.detail
+        ) from None
     key = "query" if kind == QUERY else "case"
-    data = {key: {"organisation": case.organisation, "reference": reference}, "officer": principal.subject, **fields}
+    data = {
+        key: {"organisation": case.organisation, "reference": reference},
+        "officer": principal.subject,
+        **fields,
+    }
     position = await emit(request, case.organisation, event_type, data, _when(at), principal)
     return await _answer(request, views, case.organisation, kind, reference, position)
 
 
-@router.post("/requests/{reference}/identity-verified", response_model=CaseView, responses=_CASE_RESPONSES)
+@router.post(
+    "/requests/{reference}/identity-verified", response_model=CaseView, responses=_CASE_RESPONSES
+)
 async def identity_verified(
     reference: str, body: VerifyIdentity, request: Request, principal: Officer, views: Views
 ) -> JSONResponse:
     """Record that the requester's identity (or a representative's authority) was verified:
     the month runs from that day."""
     fields = {"method": body.method.model_dump()}
-    return await _act(request, views, principal, reference, Action.VERIFY_IDENTITY, REQUEST, SAR_IDENTITY_VERIFIED, fields, body.at)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.VERIFY_IDENTITY,
+        REQUEST,
+        SAR_IDENTITY_VERIFIED,
+        fields,
+        body.at,
+    )
 
 
-@router.post("/requests/{reference}/clarification-requested", response_model=CaseView, responses=_CASE_RESPONSES)
+@router.post(
+    "/requests/{reference}/clarification-requested",
+    response_model=CaseView,
+    responses=_CASE_RESPONSES,
+)
 async def clarification_requested(
     reference: str, body: Step, request: Request, principal: Officer, views: Views
 ) -> JSONResponse:
     """Record that you asked the requester to clarify what they want: the clock stops
     from today until their answer arrives (both days excluded). Asking about format
     does not stop the clock: do not record it here."""
-    return await _act(request, views, principal, reference, Action.REQUEST_CLARIFICATION, REQUEST, SAR_CLARIFICATION_REQUESTED, {}, body.at)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.REQUEST_CLARIFICATION,
+        REQUEST,
+        SAR_CLARIFICATION_REQUESTED,
+        {},
+        body.at,
+    )
 
 
-@router.post("/requests/{reference}/clarification-received", response_model=CaseView, responses=_CASE_RESPONSES)
+@router.post(
+    "/requests/{reference}/clarification-received",
+    response_model=CaseView,
+    responses=_CASE_RESPONSES,
+)
 async def clarification_received(
     reference: str, body: Step, request: Request, principal: Officer, views: Views
 ) -> JSONResponse:
     """Record the requester's clarification: the clock runs again."""
-    return await _act(request, views, principal, reference, Action.RECEIVE_CLARIFICATION, REQUEST, SAR_CLARIFICATION_RECEIVED, {}, body.at)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.RECEIVE_CLARIFICATION,
+        REQUEST,
+        SAR_CLARIFICATION_RECEIVED,
+        {},
+        body.at,
+    )
 
 
 @router.post("/requests/{reference}/extended", response_model=CaseView, responses=_CASE_RESPONSES)
@@ -361,7 +425,18 @@ async def extended(
         "reason": body.reason,
         "requester_told_at": told.isoformat().replace("+00:00", "Z"),
     }
-    return await _act(request, views, principal, reference, Action.EXTEND, REQUEST, SAR_EXTENDED, fields, body.at, body.reason)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.EXTEND,
+        REQUEST,
+        SAR_EXTENDED,
+        fields,
+        body.at,
+        body.reason,
+    )
 
 
 @router.post("/requests/{reference}/refused", response_model=CaseView, responses=_CASE_RESPONSES)
@@ -374,7 +449,18 @@ async def refused(
     fields = {
         "refusal": {"grounds": body.grounds, "reason": body.reason, "complaint_rights_given": True}
     }
-    return await _act(request, views, principal, reference, Action.REFUSE, REQUEST, SAR_REFUSED, fields, body.at, body.reason)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.REFUSE,
+        REQUEST,
+        SAR_REFUSED,
+        fields,
+        body.at,
+        body.reason,
+    )
 
 
 @router.post("/requests/{reference}/closed", response_model=CaseView, responses=_CASE_RESPONSES)
@@ -382,7 +468,9 @@ async def closed(
     reference: str, body: Step, request: Request, principal: Officer, views: Views
 ) -> JSONResponse:
     """Close an answered request."""
-    return await _act(request, views, principal, reference, Action.CLOSE, REQUEST, SAR_CLOSED, {}, body.at)
+    return await _act(
+        request, views, principal, reference, Action.CLOSE, REQUEST, SAR_CLOSED, {}, body.at
+    )
 
 
 @router.post("/requests/{reference}/redactions", response_model=CaseView, responses=_CASE_RESPONSES)
@@ -397,7 +485,18 @@ async def redaction(
         "disclose": body.disclose,
         "reason": body.reason,
     }
-    return await _act(request, views, principal, reference, Action.DECIDE_REDACTION, REQUEST, SAR_REDACTION_DECIDED, fields, body.at, body.reason)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.DECIDE_REDACTION,
+        REQUEST,
+        SAR_REDACTION_DECIDED,
+        fields,
+        body.at,
+        body.reason,
+    )
 
 
 @router.post("/queries/{reference}/answer", response_model=CaseView, responses=_CASE_RESPONSES)
@@ -407,7 +506,108 @@ async def answer_query(
     """Answer a citizen's query about an access, in plain English: the explanation is
     shown in their record."""
     fields = {"explanation": body.explanation}
-    return await _act(request, views, principal, reference, Action.ANSWER, QUERY, QUERY_ANSWERED, fields, body.at, body.explanation)
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.ANSWER,
+        QUERY,
+        QUERY_ANSWERED,
+        fields,
+        body.at,
+        body.explanation,
+    )
 
 
-__all__ = ["Respond", "router"]
+@router.post("/requests/{reference}/responded", response_model=CaseView, responses=_CASE_RESPONSES)
+async def responded(
+    reference: str, body: Respond, request: Request, principal: Officer, views: Views
+) -> JSONResponse:
+    """Respond: the ledger gathers what a reasonable and proportionate search finds about
+    the person in its records involving your organisation, with all eleven items Art. 15
+    requires, officials redacted unless you disclosed them; signs it with a manifest of
+    inclusion proofs; keeps it for the requester to download; and records its SHA-256 in
+    the ``responded`` event."""
+    case = await _case(views, principal, REQUEST, reference)
+    try:
+        check(case.facts, Action.RESPOND, today=today_uk())
+    except NotAllowed as refused:
+        raise Problem(
+            409, refused.code, "That is not allowed in the case's state", refused.detail
+        ) from None
+    decisions = await case_view.redactions(views, case.case_id)
+    names = await views.organisation_names([case.organisation])
+    try:
+        bundle = await run_in_threadpool(
+            build_bundle_for,
+            request,
+            case,
+            decisions,
+            names.get(case.organisation, case.organisation),
+        )
+    except LogLookupError as missing:
+        raise Problem(503, missing.code, missing.title, missing.detail) from None
+    fields = {
+        "response": {
+            "bundle_sha256": bundle.sha256,
+            "channel": body.channel,
+            "records": bundle.records,
+            "redactions": bundle.redactions,
+        }
+    }
+    return await _act(
+        request,
+        views,
+        principal,
+        reference,
+        Action.RESPOND,
+        REQUEST,
+        SAR_RESPONDED,
+        fields,
+        body.at,
+    )
+
+
+BundleForm = Annotated[str, Query(alias="format", pattern="^(json|html|pdf)$")]
+
+
+@router.get(
+    "/requests/{reference}/bundle",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The response bundle: JSON (the signed document), HTML or PDF",
+            "content": {
+                "application/json": {},
+                "text/html": {},
+                "application/pdf": {},
+            },
+        },
+        **problem_responses(400, 401, 403, 404, 503),
+    },
+)
+async def request_bundle(
+    reference: str, request: Request, principal: Officer, views: Views, form: BundleForm = "json"
+) -> Response:
+    """The response sent for this request, as the requester receives it. Check the JSON
+    offline with `ledger verify bundle FILE`."""
+    case = await _case(views, principal, REQUEST, reference)
+    return await _bundle_of(request, case, form)
+
+
+async def _bundle_of(request: Request, case: CaseRow, form: str) -> Response:
+    sha256 = (
+        (case.outcome_detail or {}).get("bundle_sha256") if case.outcome == "responded" else None
+    )
+    if not sha256:
+        raise Problem(404, "no-response-yet", "This request has not been answered with a response")
+    bundle = await stored_bundle(request, str(sha256))
+    if bundle is None:
+        raise Problem(
+            404,
+            "response-not-kept",
+            "The ledger does not hold this response",
+            "it was sent by another system; the requester has it from there",
+        )
+    return bundle_response(bundle, form, case.reference)

@@ -14,11 +14,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import OwnSubject, Views
-from api.dsar import COMPLAINT_RIGHTS, emit, today_uk
+from api.deps import ORGANISATION, OwnSubject, Views
+from api.dsar import COMPLAINT_RIGHTS, bundle_response, emit, stored_bundle, today_uk
 from api.problems import Problem, problem_responses
 from api.schemas.cases import CitizenCase, CitizenCases, CitizenOpens, CitizenQuery
 from api.schemas.common import OrganisationPublic
@@ -91,7 +93,13 @@ async def my_requests(subject: OwnSubject, views: Views) -> CitizenCases:
 
 
 async def _answer(
-    request: Request, views: Views, subject: OwnSubject, kind: str, organisation: str, reference: str, position: int
+    request: Request,
+    views: Views,
+    subject: OwnSubject,
+    kind: str,
+    organisation: str,
+    reference: str,
+    position: int,
 ) -> JSONResponse:
     settings = request.app.state.settings
     headers = {"Ledger-Position": str(position)}
@@ -108,14 +116,16 @@ async def _answer(
     )
 
 
-_RESPONSES = {
+_RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": CitizenCase, "description": "Recorded, and where it now stands"},
     202: {"description": "Recorded; it will show shortly"},
     **problem_responses(400, 401, 403, 404, 409, 503),
 }
 
 
-@router.post("/{subject}/requests", status_code=201, response_model=CitizenCase, responses=_RESPONSES)
+@router.post(
+    "/{subject}/requests", status_code=201, response_model=CitizenCase, responses=_RESPONSES
+)
 async def open_my_request(
     body: CitizenOpens, subject: OwnSubject, request: Request, views: Views
 ) -> JSONResponse:
@@ -135,7 +145,9 @@ async def open_my_request(
     return await _answer(request, views, subject, REQUEST, body.organisation, reference, position)
 
 
-@router.post("/{subject}/queries", status_code=201, response_model=CitizenCase, responses=_RESPONSES)
+@router.post(
+    "/{subject}/queries", status_code=201, response_model=CitizenCase, responses=_RESPONSES
+)
 async def raise_query(
     body: CitizenQuery, subject: OwnSubject, request: Request, views: Views
 ) -> JSONResponse:
@@ -163,3 +175,36 @@ async def raise_query(
     }
     position = await emit(request, organisation, QUERY_RAISED, data, datetime.now(UTC))
     return await _answer(request, views, subject, QUERY, organisation, reference, position)
+
+
+@router.get(
+    "/{subject}/requests/{organisation}/{reference}/bundle",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The answer to your request: JSON (signed, checkable), HTML or PDF",
+            "content": {"application/json": {}, "text/html": {}, "application/pdf": {}},
+        },
+        **problem_responses(400, 401, 403, 404, 503),
+    },
+)
+async def my_response(
+    organisation: Annotated[str, Path(pattern=ORGANISATION)],
+    reference: str,
+    subject: OwnSubject,
+    request: Request,
+    views: Views,
+    form: Annotated[str, Query(alias="format", pattern="^(json|html|pdf)$")] = "json",
+) -> Response:
+    """Download the answer an organisation sent to your request for your data. Anyone
+    can check the JSON against the ledger's public key (`ledger verify bundle FILE`)."""
+    case = await case_view.case_by_reference(views, organisation, REQUEST, reference)
+    if case is None or case.subject_key != subject.key:
+        raise NOT_FOUND
+    sha256 = (
+        (case.outcome_detail or {}).get("bundle_sha256") if case.outcome == "responded" else None
+    )
+    bundle = await stored_bundle(request, str(sha256)) if sha256 else None
+    if bundle is None:
+        raise Problem(404, "no-response-yet", "There is no answer to download yet")
+    return bundle_response(bundle, form, reference)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from eventsourcing.application import AggregateNotFoundError
@@ -184,6 +184,10 @@ class Enabled:
     missing_types: tuple[str, ...]
 
 
+# How far back the first DSAR key is valid: how far back officers may record a case's facts.
+BACKDATING = timedelta(days=366)
+
+
 def enable(administration: Administration, keyring: Keyring, organisation: str) -> Enabled:
     """Register ``organisation``'s DSAR service and its first key (idempotent).
 
@@ -200,7 +204,11 @@ def enable(administration: Administration, keyring: Keyring, organisation: str) 
     generations = _generations(service, keyring, organisation)
     if not generations:
         first = dsar_signing_key(keyring, organisation, 1)
-        administration.register_key(source, first.public_key)
+        # Valid from a year back: officers record when things happened (a request that
+        # came by post last week, a case open when the organisation adopted the ledger).
+        administration.register_key(
+            source, first.public_key, valid_from=datetime.now(UTC) - BACKDATING
+        )
         recorded, generations = True, [1]
     last = generations[-1]
     key = DsarKey(organisation, source, last, dsar_signing_key(keyring, organisation, last).key_id)

@@ -35,6 +35,9 @@ LEAVES_TABLE = "ledger_log_leaves"
 NODES_TABLE = "ledger_log_nodes"
 HEADS_TABLE = "ledger_log_tree_heads"
 DISCLOSURES_TABLE = "ledger_log_disclosures"
+# The subject access response bundles sent (sealed: they hold the person's data), by the
+# SHA-256 their case's ``responded`` event records; the requester downloads them.
+BUNDLES_TABLE = "ledger_sar_bundles"
 # The ledger's idempotency index: (source, id) -> the event a submission became.
 SUBMISSIONS_TABLE = "ledger_submissions"
 
@@ -53,7 +56,12 @@ CREATE_STATEMENTS: tuple[str | Composed, ...] = (
     f"CREATE TABLE IF NOT EXISTS {DISCLOSURES_TABLE} (disclosure_id bigserial PRIMARY KEY, "
     "shown_at timestamptz NOT NULL DEFAULT now(), position bigint NOT NULL, "
     "principal text NOT NULL, role text NOT NULL, reason text NOT NULL)",
-    *append_only_statements([LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE]),
+    f"CREATE TABLE IF NOT EXISTS {BUNDLES_TABLE} (sha256 text PRIMARY KEY, "
+    "organisation text NOT NULL, reference text NOT NULL, "
+    "created_at timestamptz NOT NULL DEFAULT now(), sealed bytea NOT NULL)",
+    *append_only_statements(
+        [LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE, BUNDLES_TABLE]
+    ),
 )
 _NAMES = {
     "events": Identifier(EVENTS_TABLE),
@@ -77,7 +85,9 @@ def create_tables(conn: Connection) -> None:
     """Create the log's tables and triggers (idempotent); under a process's own role,
     which may create nothing, check that ``ledger init`` made them."""
     if not may_create(conn):
-        require_tables(conn, [LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE])
+        require_tables(
+            conn, [LEAVES_TABLE, NODES_TABLE, HEADS_TABLE, DISCLOSURES_TABLE, BUNDLES_TABLE]
+        )
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))  # as the recorder
