@@ -58,6 +58,35 @@ def _check_proof(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bundle_key(text: str | None, settings: Settings) -> Any:
+    """--key, or else the key of this ledger's own secret where there is one."""
+    if text is not None:
+        return _key(text, None)
+    from ledger.settings import SettingsError
+
+    try:
+        return _key(None, settings)
+    except SettingsError:
+        raise UsageError(
+            "--key is required: the log's verifier key (see `ledger log-key`)"
+        ) from None
+
+
+def _check_bundle(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.dsar.bundle import verify_bundle
+
+    if args.file is None:
+        raise UsageError("say which bundle: ledger verify bundle FILE")
+    key = _bundle_key(args.key, settings)
+    try:
+        document = _read_json(args.file)
+    except RecursionError:
+        raise UsageError(f"{args.file}: nested too deeply to be a bundle") from None
+    report = verify_bundle(document, key)
+    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def _checkpoints(paths: list[str], key: Any) -> list[Any]:
     """The signed tree heads of checkpoint notes; each must verify with ``key``."""
     from ledger.transparency.checkpoint import parse_checkpoint
@@ -158,6 +187,12 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.transparency.export import MalformedExport
 
     try:
+        if args.what == "bundle":
+            if args.audit or args.export or args.inclusion or args.consistency or args.checkpoint:
+                raise UsageError("verify bundle takes a FILE and --key only")
+            return _check_bundle(settings, args)
+        if args.file is not None:
+            raise UsageError(f"unexpected argument {args.file!r}")
         if args.audit:
             return _audit(settings, args)
         if args.export:
@@ -203,9 +238,19 @@ def register(add: Callable[..., Any]) -> None:
     verify = add(
         "verify",
         _verify,
-        "Check inclusion or consistency proofs and checkpoints offline with the log's public "
-        "key, or audit the whole log (exit 0 ok, 1 verification failed, 2 usage)",
+        "Check inclusion or consistency proofs, checkpoints and subject access response "
+        "bundles offline with the log's public key, or audit the whole log (exit 0 ok, 1 "
+        "verification failed, 2 usage or unreadable input)",
     )
+    verify.add_argument(
+        "what",
+        nargs="?",
+        choices=["bundle"],
+        help="`bundle FILE`: check a subject access response bundle (its JSON file): the "
+        "signed tree head, the manifest's signature, every item's inclusion proof and "
+        "content, and that its sections agree with its items",
+    )
+    verify.add_argument("file", nargs="?", metavar="FILE", help="the bundle (JSON, - = stdin)")
     what = verify.add_mutually_exclusive_group()
     what.add_argument("--inclusion", metavar="FILE", help="an inclusion proof (JSON, - = stdin)")
     what.add_argument("--consistency", metavar="FILE", help="a consistency proof (JSON)")

@@ -103,6 +103,16 @@ class LogKey:
                 f"for key {self.verifier_key}"
             ) from None
 
+    def verify_document(self, kind: str, body: bytes, signature: bytes) -> None:
+        """Raise BadTreeHead unless ``signature`` signs the document ``body`` of ``kind``
+        (see :meth:`LogSigner.sign_document`) with this key."""
+        try:
+            nacl.signing.VerifyKey(self.public_key).verify(document_text(kind, body), signature)
+        except (nacl.exceptions.BadSignatureError, ValueError):
+            raise BadTreeHead(
+                f"the signature on the {kind} is not valid for key {self.verifier_key}"
+            ) from None
+
 
 @dataclass(frozen=True)
 class SignedTreeHead:
@@ -162,6 +172,21 @@ class LogSigner:
     def sign(self, tree_size: int, root_hash: bytes, timestamp_ms: int) -> SignedTreeHead:
         head = TreeHead(self.key.name, tree_size, root_hash, timestamp_ms)
         return SignedTreeHead(head, self._signing_key.sign(head.note_text().encode()).signature)
+
+    def sign_document(self, kind: str, body: bytes) -> bytes:
+        """The log key's Ed25519 signature over a document other than a tree head (a
+        response bundle's manifest), so that a verifier needs only the log's public key."""
+        return self._signing_key.sign(document_text(kind, body)).signature
+
+
+def document_text(kind: str, body: bytes) -> bytes:
+    """What a document signature covers: ``"<kind> document\\n" || body``. ``kind`` names
+    a format with no whitespace; the space in that first line keeps any such text from
+    being a tree head's note text (whose first line, the origin, has none), so the one
+    key's signature on a document can never pass for a signed tree head, nor the reverse."""
+    if not kind or any(c.isspace() for c in kind):
+        raise ValueError(f"a document kind has no whitespace: {kind!r}")
+    return f"{kind} document\n".encode() + body
 
 
 def parse_checkpoint(note: str, key: LogKey) -> SignedTreeHead:

@@ -150,20 +150,12 @@ class LogReader:
             leaf_index=leaf.leaf_index,
             position=position,
             leaf_hash=leaf.leaf_hash,
-            leaf_input=self._leaf_input(row, leaf),
+            leaf_input=disclose(self.discloser, row, leaf).leaf_input,
             proof=proof,
             head=head,
             key=self.key,
             nodes_read=reads,
         )
-
-    def _leaf_input(self, row: EventRow, leaf: SealedLeaf | None) -> bytes | None:
-        """The leaf input of a v2 leaf (hashes only); None for a v1 leaf, whose input
-        framed the stored state itself."""
-        if leaf is not None and leaf.leaf_format == 1:
-            return None
-        content = self.discloser.disclosable(row.identity, row.state or b"null")
-        return dataclasses.replace(row, content=content).leaf_input()
 
     def record_disclosure(self, position: int, principal: str, role: str, reason: str) -> None:
         """Keep who was shown the event at ``position``, and why (an auditor's reason)."""
@@ -178,17 +170,7 @@ class LogReader:
             leaf = store.leaves_at(conn, [position]).get(position)
         if row is None or row.state is None:
             raise LogLookupError("not-in-log", "No such ledger position", "nothing is there")
-        content = self.discloser.disclosable(row.identity, row.state)
-        people = frozenset(value for _, value in personal_values(row.state, "subject_key"))
-        return DisclosedEvent(
-            position=position,
-            leaf_index=None if leaf is None else leaf.leaf_index,
-            leaf_input=self._leaf_input(row, leaf),
-            content=content,
-            subject_keys=people,
-            source=_source(row.state),
-            openings=self.discloser.openings(row.identity, row.state, set(openings_for)),
-        )
+        return disclose(self.discloser, row, leaf, openings_for)
 
     def consistency(self, first: int, second: int | None = None) -> dict[str, Any]:
         """Consistency proof from the signed tree of size ``first`` to ``second`` (or latest)."""
@@ -214,6 +196,43 @@ class LogReader:
 
 def _inclusion(conn: Connection, leaf_index: int, size: int) -> tuple[list[bytes], int]:
     return store.with_nodes(conn, lambda read: merkle.inclusion_proof(leaf_index, size, read))
+
+
+def inclusion_paths(
+    conn: Connection, leaf_indices: Sequence[int], tree_size: int
+) -> tuple[dict[int, list[bytes]], int]:
+    """The inclusion proof of each leaf in the ``tree_size``-leaf tree, by leaf index,
+    from one round trip for every node they need (shared nodes read once); also how many
+    nodes were read."""
+    return store.with_nodes(
+        conn, lambda read: {i: merkle.inclusion_proof(i, tree_size, read) for i in leaf_indices}
+    )
+
+
+def disclose(
+    discloser: Discloser,
+    row: EventRow,
+    leaf: SealedLeaf | None,
+    openings_for: frozenset[str] = frozenset(),
+) -> DisclosedEvent:
+    """An event as the log shows it (for whom may see it): its disclosable form, the
+    leaf input it is checked against, who it concerns and comes from, and the openings
+    of its commitments to ``openings_for`` (a citizen's own pseudonyms)."""
+    if row.state is None:
+        raise LogLookupError("not-in-log", "No such ledger position", "nothing is there")
+    content = discloser.disclosable(row.identity, row.state)
+    framed = None  # a v1 leaf's input framed the stored state itself: never shown
+    if leaf is None or leaf.leaf_format != 1:
+        framed = dataclasses.replace(row, content=content).leaf_input()
+    return DisclosedEvent(
+        position=row.position,
+        leaf_index=None if leaf is None else leaf.leaf_index,
+        leaf_input=framed,
+        content=content,
+        subject_keys=frozenset(value for _, value in personal_values(row.state, "subject_key")),
+        source=_source(row.state),
+        openings=discloser.openings(row.identity, row.state, set(openings_for)),
+    )
 
 
 def _source(state: bytes) -> str | None:

@@ -268,6 +268,19 @@ def position_of(conn: Connection, originator_id: UUID) -> int | None:
     return None if row is None else int(row[0])
 
 
+def events_at(conn: Connection, positions: Sequence[int]) -> list[EventRow]:
+    """The events at these ledger positions (those that exist), in ledger order: one
+    query however many."""
+    rows = conn.execute(
+        query(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {events} WHERE notification_id = ANY(%s) ORDER BY notification_id"
+        ),
+        (list(positions),),
+    ).fetchall()
+    return [EventRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4])) for r in rows]
+
+
 def event_at(conn: Connection, position: int) -> EventRow | None:
     rows = events_after(conn, position - 1, 1)
     return rows[0] if rows and rows[0].position == position else None
