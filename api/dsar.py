@@ -31,6 +31,14 @@ COMPLAINT_RIGHTS = (
 )
 
 
+# How a response bundle is served: the signed JSON document, or a rendering of it.
+BUNDLE_MEDIA = {
+    "application/json": {"schema": {"type": "object"}},
+    "text/html": {"schema": {"type": "string"}},
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+}
+
+
 def today_uk() -> date:
     """Today, in the UK (the day a deadline is counted in)."""
     return datetime.now(UK).date()

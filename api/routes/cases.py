@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth.policy import Officer, forbidden
 from api.deps import Pseudonyms, Views, parse_subject
 from api.dsar import (
+    BUNDLE_MEDIA,
     COMPLAINT_RIGHTS,
     build_bundle_for,
     bundle_response,
@@ -220,7 +221,7 @@ async def _case(views: Views, principal: Any, kind: str, reference: str) -> Case
 @router.get(
     "/requests/{reference}",
     response_model=CaseView,
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problem_responses(400, 401, 403, 404, 503),
 )
 async def request_case(reference: str, principal: Officer, views: Views) -> CaseView:
     """One subject access request: state, due date (and how it was worked out), history."""
@@ -230,7 +231,7 @@ async def request_case(reference: str, principal: Officer, views: Views) -> Case
 @router.get(
     "/queries/{reference}",
     response_model=CaseView,
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problem_responses(400, 401, 403, 404, 503),
 )
 async def query_case(reference: str, principal: Officer, views: Views) -> CaseView:
     """One citizen's query about an access."""
@@ -274,7 +275,7 @@ def _when(at: datetime | None) -> datetime:
 _CASE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": CaseView, "description": "The case as it now stands"},
     202: {"model": Accepted, "description": "Recorded; the case view has not caught up yet"},
-    **problem_responses(400, 401, 403, 404, 409, 503),
+    **problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 }
 
 
@@ -372,7 +373,7 @@ async def identity_verified(
     responses=_CASE_RESPONSES,
 )
 async def clarification_requested(
-    reference: str, body: Step, request: Request, principal: Officer, views: Views
+    reference: str, request: Request, principal: Officer, views: Views, body: Step | None = None
 ) -> JSONResponse:
     """Record that you asked the requester to clarify what they want: the clock stops
     from today until their answer arrives (both days excluded). Asking about format
@@ -386,7 +387,7 @@ async def clarification_requested(
         REQUEST,
         SAR_CLARIFICATION_REQUESTED,
         {},
-        body.at,
+        body.at if body else None,
     )
 
 
@@ -396,7 +397,7 @@ async def clarification_requested(
     responses=_CASE_RESPONSES,
 )
 async def clarification_received(
-    reference: str, body: Step, request: Request, principal: Officer, views: Views
+    reference: str, request: Request, principal: Officer, views: Views, body: Step | None = None
 ) -> JSONResponse:
     """Record the requester's clarification: the clock runs again."""
     return await _act(
@@ -408,7 +409,7 @@ async def clarification_received(
         REQUEST,
         SAR_CLARIFICATION_RECEIVED,
         {},
-        body.at,
+        body.at if body else None,
     )
 
 
@@ -465,11 +466,19 @@ async def refused(
 
 @router.post("/requests/{reference}/closed", response_model=CaseView, responses=_CASE_RESPONSES)
 async def closed(
-    reference: str, body: Step, request: Request, principal: Officer, views: Views
+    reference: str, request: Request, principal: Officer, views: Views, body: Step | None = None
 ) -> JSONResponse:
     """Close an answered request."""
     return await _act(
-        request, views, principal, reference, Action.CLOSE, REQUEST, SAR_CLOSED, {}, body.at
+        request,
+        views,
+        principal,
+        reference,
+        Action.CLOSE,
+        REQUEST,
+        SAR_CLOSED,
+        {},
+        body.at if body else None,
     )
 
 
@@ -522,13 +531,14 @@ async def answer_query(
 
 @router.post("/requests/{reference}/responded", response_model=CaseView, responses=_CASE_RESPONSES)
 async def responded(
-    reference: str, body: Respond, request: Request, principal: Officer, views: Views
+    reference: str, request: Request, principal: Officer, views: Views, body: Respond | None = None
 ) -> JSONResponse:
     """Respond: the ledger gathers what a reasonable and proportionate search finds about
     the person in its records involving your organisation, with all eleven items Art. 15
     requires, officials redacted unless you disclosed them; signs it with a manifest of
     inclusion proofs; keeps it for the requester to download; and records its SHA-256 in
     the ``responded`` event."""
+    body = body or Respond.model_validate({})
     case = await _case(views, principal, REQUEST, reference)
     try:
         check(case.facts, Action.RESPOND, today=today_uk())
@@ -578,11 +588,7 @@ BundleForm = Annotated[str, Query(alias="format", pattern="^(json|html|pdf)$")]
     responses={
         200: {
             "description": "The response bundle: JSON (the signed document), HTML or PDF",
-            "content": {
-                "application/json": {},
-                "text/html": {},
-                "application/pdf": {},
-            },
+            "content": BUNDLE_MEDIA,
         },
         **problem_responses(400, 401, 403, 404, 503),
     },

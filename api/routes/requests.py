@@ -18,9 +18,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import ORGANISATION, OwnSubject, Views
-from api.dsar import COMPLAINT_RIGHTS, bundle_response, emit, stored_bundle, today_uk
+from api.dsar import BUNDLE_MEDIA, COMPLAINT_RIGHTS, bundle_response, emit, stored_bundle, today_uk
 from api.problems import Problem, problem_responses
-from api.schemas.cases import CitizenCase, CitizenCases, CitizenOpens, CitizenQuery
+from api.schemas.cases import Accepted, CitizenCase, CitizenCases, CitizenOpens, CitizenQuery
 from api.schemas.common import OrganisationPublic
 from ledger.catalogue.requests import QUERY_RAISED, SAR_RECEIVED
 from ledger.dsar.rules import QUERY, REQUEST
@@ -80,7 +80,7 @@ async def _citizen_case(views: Views, case: CaseRow, names: dict[str, str]) -> C
 @router.get(
     "/{subject}/requests",
     response_model=CitizenCases,
-    responses=problem_responses(400, 401, 403, 503),
+    responses=problem_responses(400, 401, 403, 404, 503),
 )
 async def my_requests(subject: OwnSubject, views: Views) -> CitizenCases:
     """Your requests for your data and your questions about its use, newest first, with
@@ -107,17 +107,16 @@ async def _answer(
             names = await views.organisation_names([organisation])
             body = await _citizen_case(views, found, names)
             return JSONResponse(body.model_dump(mode="json"), status_code=201, headers=headers)
-    return JSONResponse(
-        {"reference": reference, "position": position, "detail": "Recorded; it will show shortly"},
-        status_code=202,
-        headers=headers,
+    accepted = Accepted(
+        reference=reference, position=position, detail="Recorded; it will show shortly"
     )
+    return JSONResponse(accepted.model_dump(mode="json"), status_code=202, headers=headers)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": CitizenCase, "description": "Recorded, and where it now stands"},
-    202: {"description": "Recorded; it will show shortly"},
-    **problem_responses(400, 401, 403, 404, 409, 503),
+    202: {"model": Accepted, "description": "Recorded; it will show shortly"},
+    **problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 }
 
 
@@ -181,7 +180,7 @@ async def raise_query(
     responses={
         200: {
             "description": "The answer to your request: JSON (signed, checkable), HTML or PDF",
-            "content": {"application/json": {}, "text/html": {}, "application/pdf": {}},
+            "content": BUNDLE_MEDIA,
         },
         **problem_responses(400, 401, 403, 404, 503),
     },

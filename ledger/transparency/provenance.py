@@ -56,7 +56,7 @@ from ledger.domain.access import DataAccess
 from ledger.domain.agreement import DataSharingAgreement
 from ledger.domain.anomaly import ResendConflict
 from ledger.domain.consent import Consent, Objection
-from ledger.domain.dsar import SubjectAccessRequest
+from ledger.domain.dsar import AccessQuery, SubjectAccessRequest
 from ledger.domain.registry import Organisation, Service
 from ledger.domain.sharing import DataShare
 from ledger.intake import Intake, RegisteredKey
@@ -76,6 +76,7 @@ _AGGREGATES: tuple[type[Aggregate], ...] = (
     Consent,
     Objection,
     SubjectAccessRequest,
+    AccessQuery,
     DataSharingAgreement,
     Organisation,
     Service,
