@@ -91,25 +91,23 @@ def _sentence(
 
 def _third_parties(state: Mapping[str, Any]) -> tuple[str, ...]:
     """Which third-party identities an event holds: the official who accessed the
-    record, an officer named as acting on a request."""
-    found = []
-    if state.get("official_key") is not None:
-        found.append("official")
-    if isinstance(state.get("officer"), str):
-        found.append("officer")
-    return tuple(found)
+    record (``official_key``), an officer named as acting on a request (``officer_key``)."""
+    held = (("official", "official_key"), ("officer", "officer_key"))
+    return tuple(field for field, member in held if state.get(member) is not None)
 
 
 def _recorded(keyring: Keyring, state: Mapping[str, Any], field: str) -> str:
-    """The identity a third-party field stands for, as the service sent it: the
-    official's id from the signed envelope the event keeps, an officer's as recorded."""
-    if field == "officer":
-        return str(state["officer"])
-    envelope = json.loads(keyring.open(base64.b64decode(state["envelope_sealed"])))
-    official = ((envelope.get("data") or {}).get("accessor") or {}).get("official")
-    if not isinstance(official, str):
-        raise LookupError("the envelope this access keeps names no official")
-    return official
+    """The identity a third-party field stands for, as the service sent it, from the
+    signed envelope the event keeps: a fact's own, or the submission of a change."""
+    sealed = state.get("envelope_sealed") or (state.get("submission") or {}).get("envelope_sealed")
+    if not isinstance(sealed, str) or not sealed:
+        raise LookupError(f"the event keeps no envelope to find its {field} in")
+    data = json.loads(keyring.open(base64.b64decode(sealed))).get("data") or {}
+    found = (data.get("accessor") or {}).get("official") if field == "official" else None
+    found = data.get("officer") if field == "officer" else found
+    if not isinstance(found, str):
+        raise LookupError(f"the envelope this event keeps names no {field}")
+    return found
 
 
 def assemble_bundle(
@@ -156,14 +154,16 @@ def assemble_bundle(
     for entry in sealed:
         codes.update({entry[4], *(entry[5].get(k) or "" for k in ("sender", "recipient"))})
     names = {**_names(conn, codes), organisation.code: organisation.name}
-    states: dict[int, dict[str, Any]] = {}
+    states: dict[int, dict[str, Any]] = {}  # of the events holding third-party data
     items = []
     for position, kind, occurred_at, recorded_at, org, detail in sealed:
         row: EventRow = rows[position]
         shown = disclose(log.discloser, row, leaves[position], frozenset({subject_key}))
         assert shown.leaf_input is not None  # a v2 leaf: checked above
         state = json.loads(row.state or b"{}")
-        states[position] = state
+        third_parties = _third_parties(state)
+        if third_parties:
+            states[position] = state
         items.append(
             SubjectItem(
                 position=position,
@@ -178,7 +178,7 @@ def assemble_bundle(
                 leaf_input=shown.leaf_input,
                 inclusion_path=paths[leaves[position].leaf_index],
                 openings=shown.openings,
-                third_parties=_third_parties(state),
+                third_parties=third_parties,
             )
         )
 

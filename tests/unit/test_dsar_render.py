@@ -19,7 +19,8 @@ from ledger.dsar.bundle import ResponseBundle, build_bundle
 from ledger.dsar.render import latin1
 from tests.support.dsar import ALEX, CASE, DWP, NAMES, SIGNER, alex_bundle, small_log
 
-HOSTILE = "<script>alert('x')</script> “quoted” — £5 … €2 ‘x’ 你好"
+# Curly quotes, dashes, an ellipsis, the pound and euro signs, and Chinese.
+HOSTILE = "<script>alert('x')</script> \u201cquoted\u201d \u2014 £5 \u2026 €2 \u2018x\u2019 你好"
 
 
 def bundle_saying(sentence: str) -> ResponseBundle:
@@ -59,7 +60,8 @@ def test_what_an_item_says_cannot_become_markup() -> None:
 
 
 def test_text_is_mapped_to_latin_1_for_the_core_fonts() -> None:
-    assert latin1("“quoted” — £5 … €2 ‘x’") == "\"quoted\" - £5 ... EUR2 'x'"
+    typed = "\u201cquoted\u201d \u2014 £5 \u2026 €2 \u2018x\u2019"
+    assert latin1(typed) == "\"quoted\" - £5 ... EUR2 'x'"
     assert latin1("Zoë, café, 你好\tand\nmore") == "Zoë, café, ?? and more"
 
 
