@@ -89,11 +89,15 @@ def _sentence(
     return wording.describe_change(kind, name, occurred_at, detail)
 
 
-def _third_parties(state: Mapping[str, Any]) -> tuple[str, ...]:
-    """Which third-party identities an event holds: the official who accessed the
-    record (``official_key``), an officer named as acting on a request (``officer_key``)."""
-    held = (("official", "official_key"), ("officer", "officer_key"))
-    return tuple(field for field, member in held if state.get(member) is not None)
+# How a third-party field shows in a disclosable form when it holds someone (a
+# commitment; JSON escapes any quote inside a string, so no string can hold this text).
+THIRD_PARTY_MEMBERS = {"official": b'"official_key":"commit:', "officer": b'"officer_key":"commit:'}
+
+
+def _third_parties(content: bytes) -> tuple[str, ...]:
+    """Which third-party identities an event holds, from its disclosable form: the
+    official who accessed the record, an officer named as acting on a request."""
+    return tuple(field for field, member in THIRD_PARTY_MEMBERS.items() if member in content)
 
 
 def _recorded(keyring: Keyring, state: Mapping[str, Any], field: str) -> str:
@@ -154,16 +158,11 @@ def assemble_bundle(
     for entry in sealed:
         codes.update({entry[4], *(entry[5].get(k) or "" for k in ("sender", "recipient"))})
     names = {**_names(conn, codes), organisation.code: organisation.name}
-    states: dict[int, dict[str, Any]] = {}  # of the events holding third-party data
     items = []
     for position, kind, occurred_at, recorded_at, org, detail in sealed:
         row: EventRow = rows[position]
         shown = disclose(log.discloser, row, leaves[position], frozenset({subject_key}))
         assert shown.leaf_input is not None  # a v2 leaf: checked above
-        state = json.loads(row.state or b"{}")
-        third_parties = _third_parties(state)
-        if third_parties:
-            states[position] = state
         items.append(
             SubjectItem(
                 position=position,
@@ -178,12 +177,12 @@ def assemble_bundle(
                 leaf_input=shown.leaf_input,
                 inclusion_path=paths[leaves[position].leaf_index],
                 openings=shown.openings,
-                third_parties=third_parties,
+                third_parties=_third_parties(shown.content),
             )
         )
 
     def disclosed(position: int, field: str) -> str:
-        identity = _recorded(keyring, states[position], field)
+        identity = _recorded(keyring, json.loads(rows[position].state or b"{}"), field)
         return identity if disclose_official is None else disclose_official(identity)
 
     return build_bundle(

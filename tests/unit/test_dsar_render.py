@@ -46,7 +46,8 @@ def test_the_page_has_a_heading_per_article_15_item_and_the_records_newest_first
         assert f'<h2 id="section-{number}">{number}. {title}</h2>' in page
     assert page.count("<tr>") == 1 + 5  # the header row and five records
     assert page.index("7 March 2026") < page.index("3 March 2026")
-    assert "Withheld: the identity of the official who did this." in page
+    assert "Withheld: the identity of the official who did this (see" in page
+    assert "Details withheld: in 3 records, the identity of the official" in page
     assert "ledger verify bundle response.json --key log.vkey" in page
     assert "<script" not in page and "http" not in page.split("</style>")[0]
 
