@@ -121,15 +121,27 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     return _mth(leaf_hashes, 0, len(leaf_hashes)) if leaf_hashes else EMPTY_ROOT
 
 
-def _path(level: int, index: int, size: int, get_node: NodeReader) -> list[bytes]:
-    # Sibling hashes from node (level, index) up to the root of a `size`-leaf tree.
+def _path(
+    level: int,
+    index: int,
+    size: int,
+    get_node: NodeReader,
+    seen: dict[tuple[int, int], bytes] | None = None,
+) -> list[bytes]:
+    # Sibling hashes from node (level, index) up to the root of a `size`-leaf tree;
+    # `seen` keeps the siblings already computed, for proofs of many leaves of one tree.
     proof: list[bytes] = []
     last = (size - 1) >> level  # the rightmost node of this level, possibly ragged
     while last:
         sibling = index ^ 1
         if sibling <= last:  # left of `last` it is complete: one read; `last` is rebuilt
-            start, end = sibling << level, min((sibling + 1) << level, size)
-            proof.append(_fold_right(_read_range(start, end, get_node)))
+            known = None if seen is None else seen.get((level, sibling))
+            if known is None:
+                start, end = sibling << level, min((sibling + 1) << level, size)
+                known = _fold_right(_read_range(start, end, get_node))
+                if seen is not None:
+                    seen[(level, sibling)] = known
+            proof.append(known)
         # else `index` is `last` with no right sibling: the RFC promotes it unchanged.
         index, last, level = index >> 1, last >> 1, level + 1
     return proof
@@ -140,6 +152,20 @@ def inclusion_proof(leaf_index: int, tree_size: int, get_node: NodeReader) -> li
     if not 0 <= leaf_index < tree_size:
         raise InvalidIndex(leaf_index, tree_size)
     return _path(0, leaf_index, tree_size, get_node)
+
+
+def inclusion_proofs(
+    leaf_indices: Iterable[int], tree_size: int, get_node: NodeReader
+) -> dict[int, list[bytes]]:
+    """The inclusion proofs of many leaves of one tree, by leaf index: each sibling
+    subtree they share is computed (and read) once."""
+    seen: dict[tuple[int, int], bytes] = {}
+    proofs: dict[int, list[bytes]] = {}
+    for leaf_index in leaf_indices:
+        if not 0 <= leaf_index < tree_size:
+            raise InvalidIndex(leaf_index, tree_size)
+        proofs[leaf_index] = _path(0, leaf_index, tree_size, get_node, seen)
+    return proofs
 
 
 def _check_sizes(size1: int, size2: int) -> None:

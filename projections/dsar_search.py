@@ -89,27 +89,29 @@ def _sentence(
     return wording.describe_change(kind, name, occurred_at, detail)
 
 
-def _third_parties(state: Mapping[str, Any]) -> tuple[str, ...]:
-    """Which third-party identities an event holds: the official who accessed the
-    record, an officer named as acting on a request."""
-    found = []
-    if state.get("official_key") is not None:
-        found.append("official")
-    if isinstance(state.get("officer"), str):
-        found.append("officer")
-    return tuple(found)
+# How a third-party field shows in a disclosable form when it holds someone (a
+# commitment; JSON escapes any quote inside a string, so no string can hold this text).
+THIRD_PARTY_MEMBERS = {"official": b'"official_key":"commit:', "officer": b'"officer_key":"commit:'}
+
+
+def _third_parties(content: bytes) -> tuple[str, ...]:
+    """Which third-party identities an event holds, from its disclosable form: the
+    official who accessed the record, an officer named as acting on a request."""
+    return tuple(field for field, member in THIRD_PARTY_MEMBERS.items() if member in content)
 
 
 def _recorded(keyring: Keyring, state: Mapping[str, Any], field: str) -> str:
-    """The identity a third-party field stands for, as the service sent it: the
-    official's id from the signed envelope the event keeps, an officer's as recorded."""
-    if field == "officer":
-        return str(state["officer"])
-    envelope = json.loads(keyring.open(base64.b64decode(state["envelope_sealed"])))
-    official = ((envelope.get("data") or {}).get("accessor") or {}).get("official")
-    if not isinstance(official, str):
-        raise LookupError("the envelope this access keeps names no official")
-    return official
+    """The identity a third-party field stands for, as the service sent it, from the
+    signed envelope the event keeps: a fact's own, or the submission of a change."""
+    sealed = state.get("envelope_sealed") or (state.get("submission") or {}).get("envelope_sealed")
+    if not isinstance(sealed, str) or not sealed:
+        raise LookupError(f"the event keeps no envelope to find its {field} in")
+    data = json.loads(keyring.open(base64.b64decode(sealed))).get("data") or {}
+    found = (data.get("accessor") or {}).get("official") if field == "official" else None
+    found = data.get("officer") if field == "officer" else found
+    if not isinstance(found, str):
+        raise LookupError(f"the envelope this event keeps names no {field}")
+    return found
 
 
 def assemble_bundle(
@@ -156,14 +158,11 @@ def assemble_bundle(
     for entry in sealed:
         codes.update({entry[4], *(entry[5].get(k) or "" for k in ("sender", "recipient"))})
     names = {**_names(conn, codes), organisation.code: organisation.name}
-    states: dict[int, dict[str, Any]] = {}
     items = []
     for position, kind, occurred_at, recorded_at, org, detail in sealed:
         row: EventRow = rows[position]
         shown = disclose(log.discloser, row, leaves[position], frozenset({subject_key}))
         assert shown.leaf_input is not None  # a v2 leaf: checked above
-        state = json.loads(row.state or b"{}")
-        states[position] = state
         items.append(
             SubjectItem(
                 position=position,
@@ -178,12 +177,12 @@ def assemble_bundle(
                 leaf_input=shown.leaf_input,
                 inclusion_path=paths[leaves[position].leaf_index],
                 openings=shown.openings,
-                third_parties=_third_parties(state),
+                third_parties=_third_parties(shown.content),
             )
         )
 
     def disclosed(position: int, field: str) -> str:
-        identity = _recorded(keyring, states[position], field)
+        identity = _recorded(keyring, json.loads(rows[position].state or b"{}"), field)
         return identity if disclose_official is None else disclose_official(identity)
 
     return build_bundle(

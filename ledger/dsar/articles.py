@@ -19,20 +19,23 @@ from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")
 
-ACCESS, SHARE, CONSENT, OBJECTION, REQUEST = (
+# The kinds of timeline entry (projections.timeline, which ledger/ may not import).
+ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY = (
     "data-accessed",
     "data-shared",
     "consent",
     "objection",
     "subject-access-request",
+    "query",
 )
-KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST)
+KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY)
 KIND_TITLES = {
     ACCESS: "Times your data was looked at or used",
     SHARE: "Times your data was shared",
     CONSENT: "Your consents",
     OBJECTION: "Your objections and opt-outs",
     REQUEST: "Your requests for your data",
+    QUERY: "Your questions about how your data was used",
 }
 
 ICO_URL = "https://ico.org.uk/make-a-complaint"

@@ -19,7 +19,15 @@ from ledger_emitter import canonical
 
 from ledger import merkle
 from ledger.dsar import articles, render
-from ledger.dsar.form import FORMAT, HEADER, MANIFEST_KIND, PROVEN, digest
+from ledger.dsar.form import (
+    FORMAT,
+    HEADER,
+    MANIFEST_KIND,
+    PROVEN,
+    Serialiser,
+    digest,
+    sorted_json,
+)
 from ledger.dsar.redaction import RedactionDecision, in_force
 from ledger.dsar.verification import BundleReport, verify_bundle
 from ledger.transparency.checkpoint import LogSigner, SignedTreeHead, b64
@@ -114,10 +122,6 @@ class ResponseBundle:
     document: dict[str, Any]
     json_bytes: bytes = field(repr=False)
 
-    @classmethod
-    def of(cls, document: dict[str, Any]) -> ResponseBundle:
-        return cls(document, canonical(document))
-
     @cached_property
     def sha256(self) -> str:
         """Hex SHA-256 of :attr:`json_bytes`: what the ``responded`` event records."""
@@ -179,15 +183,50 @@ def build_bundle(
     copy = [_item(item, redactions, disclose) for item in ordered]
     header = _header(controller, case, copy, names, head, generated_at, not_yet_sealed)
     sections = articles.sections(header["organisation"], header["case"], copy)
+    # Every value built here is a string, a small integer, a boolean or null under an
+    # ASCII member name: plain (form.sorted_json). Only the details come from outside.
+    serialise = sorted_json if all(_plain(item) for item in items) else canonical
+    try:
+        document = _signed(header, sections, copy, items, head, signer, serialise)
+        return ResponseBundle(document, serialise(document))
+    except TypeError:  # orjson.JSONEncodeError: a string orjson refuses (a lone surrogate)
+        document = _signed(header, sections, copy, items, head, signer, canonical)
+        return ResponseBundle(document, canonical(document))
+
+
+def _plain(item: SubjectItem) -> bool:
+    """Whether orjson's sorted form of the item's detail is its JCS form."""
+    try:
+        jcs = canonical(item.detail)
+    except ValueError as exc:
+        raise ValueError(
+            f"the detail of ledger position {item.position} has no RFC 8785 form: {exc}"
+        ) from None
+    try:
+        return jcs == sorted_json(item.detail)
+    except TypeError:
+        return False
+
+
+def _signed(
+    header: dict[str, Any],
+    sections: list[dict[str, Any]],
+    copy: list[dict[str, Any]],
+    items: Sequence[SubjectItem],
+    head: SignedTreeHead,
+    signer: LogSigner,
+    serialise: Serialiser,
+) -> dict[str, Any]:
+    """The document: the manifest of its header, sections and items, signed."""
     manifest = {
         "kind": MANIFEST_KIND,
-        "header": {name: digest(header[name]) for name in HEADER},
-        "sections": [digest(section) for section in sections],
+        "header": {name: digest(header[name], serialise) for name in HEADER},
+        "sections": [digest(section, serialise) for section in sections],
         "tree_head": head.to_json(signer.key),
-        "entries": [_entry(item, fields) for item, fields in _by_position(items, copy)],
+        "entries": [_entry(item, fields, serialise) for item, fields in _by_position(items, copy)],
     }
-    signature = signer.sign_document(MANIFEST_KIND, canonical(manifest))
-    document = {
+    signature = signer.sign_document(MANIFEST_KIND, serialise(manifest))
+    return {
         **header,
         "sections": sections,
         "items": copy,
@@ -199,7 +238,6 @@ def build_bundle(
             "value": b64(signature),
         },
     }
-    return ResponseBundle.of(document)
 
 
 def _item(
@@ -240,14 +278,16 @@ def _by_position(
     return [(item, shown[item.position]) for item in sorted(items, key=lambda i: i.position)]
 
 
-def _entry(item: SubjectItem, shown: Mapping[str, Any]) -> dict[str, Any]:
+def _entry(item: SubjectItem, shown: Mapping[str, Any], serialise: Serialiser) -> dict[str, Any]:
     return {
         "position": item.position,
         "leaf_index": item.leaf_index,
         "leaf_hash": b64(merkle.leaf_hash(item.leaf_input)),
         "leaf_input": b64(item.leaf_input),
         "content_sha256": b64(hashlib.sha256(item.disclosable).digest()),
-        "fields": {name: digest(value) for name, value in shown.items() if name not in PROVEN},
+        "fields": {
+            name: digest(value, serialise) for name, value in shown.items() if name not in PROVEN
+        },
         "inclusion_path": [b64(h) for h in item.inclusion_path],
     }
 

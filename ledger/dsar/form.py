@@ -35,8 +35,10 @@ the hash the log records.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 from ledger_emitter import canonical
 
 from ledger.transparency.checkpoint import b64
@@ -49,6 +51,18 @@ HEADER = ("format", "generated_at", "organisation", "organisations", "case", "cu
 PROVEN = ("position", "leaf_index", "disclosable")
 
 
-def digest(value: Any) -> str:
+Serialiser = Callable[[Any], bytes]
+
+
+def digest(value: Any, serialise: Serialiser = canonical) -> str:
     """Standard base64 of SHA-256 over the JCS canonical JSON of ``value``."""
-    return b64(hashlib.sha256(canonical(value)).digest())
+    return b64(hashlib.sha256(serialise(value)).digest())
+
+
+def sorted_json(value: Any) -> bytes:
+    """orjson with sorted members: the JCS bytes of plain data (no floats, integers
+    within 2**53, ASCII member names), ~30x faster than checking that first. Both
+    serialisations are compositional (a value serialises the same wherever it sits), so
+    where this gives a whole document's JCS bytes it gave every part's: the builder
+    checks that once, on the whole bundle, instead of once per digest."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

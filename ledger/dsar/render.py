@@ -20,6 +20,7 @@ from fpdf import FPDF
 from fpdf.fonts import CoreFont
 
 from ledger.dsar import articles
+from ledger.dsar.redaction import DEFAULT_REASON, DEFAULT_RULE
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("ledger.dsar", "templates"),
@@ -99,16 +100,31 @@ def entry_text(key: str, entry: Mapping[str, Any], names: Mapping[str, str]) -> 
 
 
 def redaction_note(note: Mapping[str, Any], shown: Mapping[str, str]) -> str:
-    """What the person is told about one third-party field of an item."""
-    who = (
-        "our standard rule"
-        if note["decided_by"] == "default rule"
-        else f"officer {note['decided_by']}"
-    )
-    decided = f"Decided by {who} on {when(note['at'])}: {note['reason']}"
+    """What the person is told about one third-party field of an item. A withholding by
+    the default rule is explained once, in :func:`default_rule`, not on every row."""
+    if note["decided_by"] == DEFAULT_RULE:
+        return f"Withheld: {note['what']} (see 'Details withheld')."
+    decided = f"Decided by officer {note['decided_by']} on {when(note['at'])}: {note['reason']}"
     if note["disclosed"]:
         return f"Shown: {note['what']} is {shown.get(note['field'], '')}. {decided}"
     return f"Withheld: {note['what']}. {decided}"
+
+
+def default_rule(document: Mapping[str, Any]) -> list[str]:
+    """The paragraphs that explain the default rule, if any record was withheld by it."""
+    withheld = sum(
+        note["decided_by"] == DEFAULT_RULE
+        for item in document["items"]
+        for note in item["redactions"]
+    )
+    if not withheld:
+        return []
+    return [
+        f"Details withheld: in {articles.records(withheld)}, the identity of the official "
+        f"or officer involved is withheld. {DEFAULT_REASON} This was our standard rule when "
+        f"this response was made on {when(document['generated_at'])}; where an officer "
+        "decided otherwise for a record, the record says who decided, when and why."
+    ]
 
 
 def _rows(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -126,11 +142,12 @@ def _rows(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _sections(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     names = document["organisations"]
+    withheld = default_rule(document)
     return [
         {
             "number": section["number"],
             "title": section["title"],
-            "paragraphs": section["paragraphs"],
+            "paragraphs": section["paragraphs"] + (withheld if section["key"] == "copy" else []),
             "entries": [entry_text(section["key"], e, names) for e in section["entries"]],
             "is_copy": section["key"] == "copy",
         }
@@ -192,42 +209,52 @@ class _Writer:
 
     def __init__(self, pdf: _Page) -> None:
         self.pdf, self.y = pdf, self.TOP
+        self._sizes: dict[tuple[str, float], dict[str, float]] = {}
 
     def font(self, size: float, style: str = "") -> float:
         self.pdf.set_font("Helvetica", style=style, size=size)
         return size * 0.45  # line height in mm
 
     def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` in lines no wider than ``width`` (mm), at the current font."""
         font = self.pdf.current_font
         assert isinstance(font, CoreFont), "the PDF uses the core fonts only"
-        widths: Mapping[str, float] = font.cw
+        widths: Mapping[str, float] = font.cw  # every Latin-1 character
         scale = self.pdf.font_size_pt / 1000 / self.pdf.k
+        # Words repeat from row to row (dates, names, purposes): measure each once.
+        sizes = self._sizes.setdefault((font.fontkey, self.pdf.font_size_pt), {})
         space = widths[" "] * scale
         lines: list[str] = []
         line: list[str] = []
         used = 0.0
-        for word in self._words(latin1(text), width / scale, widths):
-            size = sum(widths.get(c, 500) for c in word) * scale
-            if line and used + space + size > width:
-                lines.append(" ".join(line))
-                line, used = [], 0.0
-            used += (space if line else 0.0) + size
-            line.append(word)
+        for word in latin1(text).split(" "):
+            size = sizes.get(word)
+            if size is None:
+                size = sizes[word] = sum(map(widths.__getitem__, word)) * scale
+            pieces = [(word, size)] if size <= width else self._cut(word, width, widths, scale)
+            for piece, size in pieces:
+                if line and used + space + size > width:
+                    lines.append(" ".join(line))
+                    line, used = [], 0.0
+                used += (space if line else 0.0) + size
+                line.append(piece)
         lines.append(" ".join(line))
         return lines
 
     @staticmethod
-    def _words(text: str, limit: float, widths: Mapping[str, float]) -> Iterator[str]:
-        """The words of ``text``, a word wider than a line (``limit``, in font units)
-        cut into pieces that fit."""
-        for word in text.split(" "):
-            start, used = 0, 0.0
-            for end, c in enumerate(word):
-                used += widths.get(c, 500)
-                if used > limit and end > start:
-                    yield word[start:end]
-                    start, used = end, widths.get(c, 500)
-            yield word[start:]
+    def _cut(
+        word: str, width: float, widths: Mapping[str, float], scale: float
+    ) -> list[tuple[str, float]]:
+        """A word wider than a line, cut into pieces that fit, with their widths."""
+        pieces: list[tuple[str, float]] = []
+        start, used = 0, 0.0
+        for end, c in enumerate(word):
+            if end > start and used + widths[c] * scale > width:
+                pieces.append((word[start:end], used))
+                start, used = end, 0.0
+            used += widths[c] * scale
+        pieces.append((word[start:], used))
+        return pieces
 
     def room(self, height: float) -> bool:
         """Start a new page unless ``height`` fits; True if a page was started."""

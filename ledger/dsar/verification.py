@@ -47,6 +47,7 @@ KIND_OF_TOPIC = {
     "Consent": articles.CONSENT,
     "Objection": articles.OBJECTION,
     "SubjectAccessRequest": articles.REQUEST,
+    "AccessQuery": articles.QUERY,
 }
 
 

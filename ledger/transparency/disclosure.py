@@ -92,11 +92,12 @@ class Discloser:
     def openings(self, identity: str, state: bytes, values: set[str]) -> list[Opening]:
         """The openings of the commitments in the event that stand for one of
         ``values`` (a citizen's own pseudonyms)."""
-        found: list[Opening] = []
-        for pointer, value in personal_values(state):
-            if value in values:
-                found.append(Opening(pointer, self._salt(identity, pointer), value))
-        return found
+        return [self.opening(identity, p, v) for p, v in personal_values(state) if v in values]
+
+    def opening(self, identity: str, pointer: str, value: str) -> Opening:
+        """The opening of the commitment at ``pointer`` of event ``identity`` to
+        ``value`` (the caller has checked that ``value`` is what it stands for)."""
+        return Opening(pointer, self._salt(identity, pointer), value)
 
     def _replace(self, identity: str, value: Any, pointer: str, exact: bool = False) -> Any:
         if isinstance(value, dict):
@@ -130,23 +131,32 @@ class Discloser:
 def personal_values(state: bytes, *names: str) -> list[tuple[str, str]]:
     """(pointer, text) of every personal value in a stored state, or only of the fields
     ``names`` (e.g. ``subject_key`` for the subjects, whatever its plural)."""
-    found = _personal(json.loads(state), "")
+    try:
+        found = _personal(orjson.loads(state), "", exact=False)
+    except (_Inexact, orjson.JSONDecodeError):
+        # orjson reads an integer beyond 64 bits as a float (and refuses NaN): a
+        # personal value of that kind takes the exact path.
+        found = _personal(json.loads(state), "")
     if not names:
         return found
     return [(p, v) for p, v in found if any(f"/{n}" in p for n in names)]
 
 
-def _personal(value: Any, pointer: str, inside: bool = False) -> list[tuple[str, str]]:
+def _personal(
+    value: Any, pointer: str, inside: bool = False, exact: bool = True
+) -> list[tuple[str, str]]:
     """(pointer, text) of every personal value in ``value``."""
     found: list[tuple[str, str]] = []
     if isinstance(value, dict):
         for name, item in value.items():
             here = f"{pointer}/{_escape(name)}"
-            found += _personal(item, here, inside or name in PERSONAL)
+            found += _personal(item, here, inside or name in PERSONAL, exact)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found += _personal(item, f"{pointer}/{i}", inside)
+            found += _personal(item, f"{pointer}/{i}", inside, exact)
     elif inside and value is not None:
+        if isinstance(value, float) and not exact:
+            raise _Inexact
         found.append((pointer, _text(value)))
     return found
 

@@ -205,7 +205,7 @@ def inclusion_paths(
     from one round trip for every node they need (shared nodes read once); also how many
     nodes were read."""
     return store.with_nodes(
-        conn, lambda read: {i: merkle.inclusion_proof(i, tree_size, read) for i in leaf_indices}
+        conn, lambda read: merkle.inclusion_proofs(leaf_indices, tree_size, read)
     )
 
 
@@ -224,14 +224,19 @@ def disclose(
     framed = None  # a v1 leaf's input framed the stored state itself: never shown
     if leaf is None or leaf.leaf_format != 1:
         framed = dataclasses.replace(row, content=content).leaf_input()
+    personal = personal_values(row.state)
     return DisclosedEvent(
         position=row.position,
         leaf_index=None if leaf is None else leaf.leaf_index,
         leaf_input=framed,
         content=content,
-        subject_keys=frozenset(value for _, value in personal_values(row.state, "subject_key")),
+        subject_keys=frozenset(value for pointer, value in personal if "/subject_key" in pointer),
         source=_source(row.state),
-        openings=discloser.openings(row.identity, row.state, set(openings_for)),
+        openings=[
+            discloser.opening(row.identity, pointer, value)
+            for pointer, value in personal
+            if value in openings_for
+        ],
     )
 
 

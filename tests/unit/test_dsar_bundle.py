@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -14,12 +15,12 @@ from typing import Any
 import pytest
 from ledger_emitter import canonical
 
-from ledger.dsar.bundle import verify_bundle
+from ledger.dsar.bundle import build_bundle, verify_bundle
 from ledger.dsar.form import FORMAT
 from ledger.dsar.redaction import InvalidDecision, RedactionDecision
 from ledger.transparency.bundles import MalformedBundle
 from ledger.transparency.checkpoint import BadTreeHead, SignedTreeHead, TreeHead
-from tests.support.dsar import ALEX, SIGNER, alex_bundle, small_log
+from tests.support.dsar import ALEX, CASE, DWP, NAMES, SIGNER, alex_bundle, small_log
 
 KEY = SIGNER.key
 
@@ -324,3 +325,40 @@ def test_a_manifest_signature_never_passes_for_a_tree_head_signature() -> None:
         KEY.verify(as_head, signature)
     with pytest.raises(ValueError, match="whitespace"):
         SIGNER.sign_document("two words", b"{}")
+
+
+@pytest.mark.parametrize(
+    "odd", [{"weight": 0.1}, {"count": 2**53 - 1}, {"\u00e9t\u00e9": "summer", "zz": "\U0001f600"}]
+)
+def test_details_that_are_not_plain_json_still_make_a_canonical_bundle(
+    odd: dict[str, Any],
+) -> None:
+    log = small_log()
+    items = [dataclasses.replace(i, detail={**i.detail, **odd}) for i in log.items(ALEX, "DWP")]
+    bundle = build_bundle(
+        controller=DWP,
+        case=CASE,
+        items=items,
+        head=log.head,
+        signer=SIGNER,
+        names=NAMES,
+        generated_at=datetime(2026, 3, 25, 10, 0, tzinfo=UTC),
+    )
+
+    assert bundle.json_bytes == canonical(bundle.document)
+    assert verify_bundle(json.loads(bundle.json_bytes), KEY).ok
+
+
+def test_a_number_json_canonical_form_cannot_hold_is_refused_by_name() -> None:
+    log = small_log()
+    items = [dataclasses.replace(i, detail={"count": 2**60}) for i in log.items(ALEX, "DWP")]
+    with pytest.raises(ValueError, match=f"ledger position {items[0].position}"):
+        build_bundle(
+            controller=DWP,
+            case=CASE,
+            items=items,
+            head=log.head,
+            signer=SIGNER,
+            names=NAMES,
+            generated_at=datetime(2026, 3, 25, 10, 0, tzinfo=UTC),
+        )

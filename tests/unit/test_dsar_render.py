@@ -19,7 +19,8 @@ from ledger.dsar.bundle import ResponseBundle, build_bundle
 from ledger.dsar.render import latin1
 from tests.support.dsar import ALEX, CASE, DWP, NAMES, SIGNER, alex_bundle, small_log
 
-HOSTILE = "<script>alert('x')</script> “quoted” — £5 … €2 ‘x’ 你好"
+# Curly quotes, dashes, an ellipsis, the pound and euro signs, and Chinese.
+HOSTILE = "<script>alert('x')</script> \u201cquoted\u201d \u2014 £5 \u2026 €2 \u2018x\u2019 你好"
 
 
 def bundle_saying(sentence: str) -> ResponseBundle:
@@ -45,7 +46,8 @@ def test_the_page_has_a_heading_per_article_15_item_and_the_records_newest_first
         assert f'<h2 id="section-{number}">{number}. {title}</h2>' in page
     assert page.count("<tr>") == 1 + 5  # the header row and five records
     assert page.index("7 March 2026") < page.index("3 March 2026")
-    assert "Withheld: the identity of the official who did this." in page
+    assert "Withheld: the identity of the official who did this (see" in page
+    assert "Details withheld: in 3 records, the identity of the official" in page
     assert "ledger verify bundle response.json --key log.vkey" in page
     assert "<script" not in page and "http" not in page.split("</style>")[0]
 
@@ -59,7 +61,8 @@ def test_what_an_item_says_cannot_become_markup() -> None:
 
 
 def test_text_is_mapped_to_latin_1_for_the_core_fonts() -> None:
-    assert latin1("“quoted” — £5 … €2 ‘x’") == "\"quoted\" - £5 ... EUR2 'x'"
+    typed = "\u201cquoted\u201d \u2014 £5 \u2026 €2 \u2018x\u2019"
+    assert latin1(typed) == "\"quoted\" - £5 ... EUR2 'x'"
     assert latin1("Zoë, café, 你好\tand\nmore") == "Zoë, café, ?? and more"
 
 

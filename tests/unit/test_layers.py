@@ -67,6 +67,13 @@ PURE_CORE = (
     "ledger/transparency/bundles.py",
     "ledger/transparency/checkpoint.py",
     "ledger/transparency/leaves.py",
+    # the subject access response bundle
+    "ledger/dsar/articles.py",
+    "ledger/dsar/bundle.py",
+    "ledger/dsar/form.py",
+    "ledger/dsar/redaction.py",
+    "ledger/dsar/render.py",
+    "ledger/dsar/verification.py",
 )
 # eventsourcing.persistence's value types (StoredEvent, Tracking) are no adapter.
 ADAPTERS = (

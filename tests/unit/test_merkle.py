@@ -27,6 +27,7 @@ from ledger.merkle import (
     WrongProofSize,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     node_hash,
     root_from_inclusion_proof,
@@ -306,6 +307,19 @@ def test_inclusion_proofs_verify_within_read_bound(
         assert root_from_inclusion_proof(i, n, hashes[i], proof) == root
     i = data.draw(st.integers(0, n - 1), label="checked against RFC PATH")
     assert inclusion_proof(i, n, CountingReader(nodes)) == rfc_path(i, hashes)
+
+
+@PROPERTY
+@given(hashes=st.one_of(distinct_trees, any_trees), data=st.data())
+def test_proofs_of_many_leaves_at_once_are_each_leafs_own_proof(
+    hashes: list[bytes], data: st.DataObject
+) -> None:
+    n, nodes = len(hashes), complete_nodes(hashes)
+    some = data.draw(st.lists(st.integers(0, n - 1), unique=True), label="leaves")
+    proofs = inclusion_proofs(some, n, CountingReader(nodes))
+    assert proofs == {i: inclusion_proof(i, n, CountingReader(nodes)) for i in some}
+    with pytest.raises(InvalidIndex):
+        inclusion_proofs([n], n, CountingReader(nodes))
 
 
 @PROPERTY

@@ -9,7 +9,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.transparency.disclosure import PERSONAL, Discloser
+from ledger.transparency.disclosure import PERSONAL, Discloser, personal_values
 
 DISCLOSER = Discloser(bytes(range(32)))
 ALEX, SAM = "a1" * 32, "b2" * 32  # two citizens' pseudonyms
@@ -100,3 +100,10 @@ def test_no_personal_value_survives_at_any_depth(data: st.DataObject) -> None:
 def test_numbers_beyond_64_bits_are_kept_exactly() -> None:
     shown = DISCLOSER.disclosable("e/1", b'{"n": 123456789012345678901234567890, "x": 1.5}')
     assert shown == b'{"n":123456789012345678901234567890,"x":1.5}'
+
+
+def test_a_personal_number_beyond_64_bits_is_read_exactly() -> None:
+    state = b'{"official_key": 123456789012345678901234567890, "big": 1e400, "subject_key": "a"}'
+    found = personal_values(state)
+
+    assert found == [("/official_key", "123456789012345678901234567890"), ("/subject_key", "a")]
