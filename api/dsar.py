@@ -158,8 +158,8 @@ async def stored_bundle(request: Request, sha256: str) -> ResponseBundle | None:
     if not rows:
         return None
     raw = request.app.state.keyring.open(bytes(rows[0]["sealed"]))
-    bundle = ResponseBundle.of(orjson.loads(raw))
-    if bundle.sha256 != sha256:  # the canonical form is what was hashed
+    bundle = ResponseBundle(orjson.loads(raw), raw)
+    if bundle.sha256 != sha256:  # the bytes kept are the bytes hashed
         raise Problem(500, "bundle-altered", "The stored response does not match its record")
     return bundle
 
