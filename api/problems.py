@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_BASE = "https://ledger.example/problems/"
@@ -79,14 +80,28 @@ async def problem_handler(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def http_problem_handler(_: Request, exc: Exception) -> JSONResponse:
+async def http_problem_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's and FastAPI's HTTP errors (404 for an unknown route, 405, 413...) as
     problem details too."""
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http-error")
     title = _HTTP_TITLES.get(exc.status_code, "The request cannot be answered")
-    problem = Problem(exc.status_code, code, title, headers=dict(exc.headers or {}))
-    return await problem_handler(_, problem)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    problem = Problem(exc.status_code, code, title, headers=headers)
+    return await problem_handler(request, problem)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the request's path answers: Starlette names only those of the first
+    route that matched the path, and a path may have a route per method."""
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        methods = getattr(route, "methods", None)
+        if methods and route.matches(request.scope)[0] is not Match.NONE:
+            found.update(methods)
+    return sorted(found)
 
 
 async def invalid_request_handler(_: Request, exc: Exception) -> JSONResponse:

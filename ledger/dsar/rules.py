@@ -21,7 +21,7 @@ The rules (ICO right-of-access guidance; UK GDPR Art. 12(3)-(5)):
 - a refusal states a reason, and the right to complain to the ICO and to go to court is
   always given with it;
 - a request is closed only once it has been answered (responded or refused);
-- a query is answered once, with an explanation, and then may be closed.
+- a query is answered once, with an explanation; that ends it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class Action(StrEnum):
 
 
 REQUEST_ACTIONS = frozenset(Action) - {Action.ANSWER}
-QUERY_ACTIONS = frozenset({Action.ANSWER, Action.CLOSE})
+# A query ends when it is answered: the catalogue has no event that closes one.
+QUERY_ACTIONS = frozenset({Action.ANSWER})
 
 
 @dataclass(frozen=True, slots=True)

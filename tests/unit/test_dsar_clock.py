@@ -34,6 +34,7 @@ def req(
     fee: str | None = None,
     authority: str | None = None,
     extended: bool = False,
+    months: int = 2,
 ) -> Request:
     """A request from ISO dates; a pause is "ASKED..ANSWERED", or "ASKED.." still open."""
 
@@ -48,6 +49,7 @@ def req(
         authority_received=d(authority) if authority else None,
         pauses=tuple(map(pause, pauses)),
         extended=extended,
+        extension_months=months,
     )
 
 
@@ -104,6 +106,10 @@ WORKED = [
      "2025-10-06"),
     # Extension: three months from the original start, plus paused days.
     ("extended: three months from the start", req("2025-09-03", extended=True), E, "2025-12-03"),
+    ("extended by one further month: two months from the start",
+     req("2025-09-03", extended=True, months=1), E, "2025-11-03"),
+    ("one further month from 31 Dec: 28 Feb 2026, a Saturday",
+     req("2025-12-31", extended=True, months=1), E, "2026-03-02"),
     ("extended, with 5 paused days", req("2025-09-03", P5, extended=True), E, "2025-12-08"),
     ("extended from the identity's day, not the receipt",
      req("2025-09-01", identity="2025-09-05", extended=True), E, "2025-12-05"),

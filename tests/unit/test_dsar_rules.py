@@ -67,7 +67,7 @@ def test_states() -> None:
         (CLOSED, Action.CLOSE, {}, "case-closed"),
         (RUNNING, Action.ANSWER, {"reason": "x"}, "not-for-this-kind"),
         (QUERY_OPEN, Action.RESPOND, {}, "not-for-this-kind"),
-        (QUERY_OPEN, Action.CLOSE, {}, "not-answered"),
+        (QUERY_OPEN, Action.CLOSE, {}, "not-for-this-kind"),
         (replace(QUERY_OPEN, outcome="answered"), Action.ANSWER, {"reason": "x"}, "case-answered"),
     ],
 )
