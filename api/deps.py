@@ -184,6 +184,25 @@ Moment = Annotated[
 ]
 
 
+def _day(value: Any) -> date:
+    # A string in RFC 3339's date form only: pydantic would read 0 as 1970-01-01.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("must be an RFC 3339 date, e.g. 2026-01-31")
+
+
+Day = Annotated[
+    date,
+    BeforeValidator(_day),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+
+
 def uk_day(moment: date | datetime) -> date:
     """The day a moment falls on in UK time (a date is its own day)."""
     return moment.astimezone(UK).date() if isinstance(moment, datetime) else moment

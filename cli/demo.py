@@ -226,6 +226,10 @@ def load_demo(settings: Settings, api_url: str) -> None:
             f"{api_url}/v1/citizens/{subject}/timeline"
         )
     print(f'  Findings:  curl -H "Authorization: Bearer $AUDITOR_TOKEN" {api_url}/v1/findings')
+    print(
+        "  DWP's subject access requests:  curl -H \"Authorization: Bearer "
+        f'$DWP_DSAR_OFFICER_TOKEN" {api_url}/v1/dsar/cases   (the workflow: README.md)'
+    )
 
 
 def demo_tokens(settings: Settings) -> dict[str, str]:

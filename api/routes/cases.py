@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.policy import Officer, forbidden
-from api.deps import Pseudonyms, Views, parse_subject
+from api.deps import Day, Pseudonyms, Views, parse_subject
 from api.dsar import (
     BUNDLE_MEDIA,
     COMPLAINT_RIGHTS,
@@ -190,7 +190,7 @@ async def cases_queue(
         list[State] | None, Query(description="Only cases in these states (repeatable)")
     ] = None,
     kind: Annotated[str | None, Query(pattern="^(request|query)$")] = None,
-    due_before: Annotated[date | None, Query(description="Only cases due before this day")] = None,
+    due_before: Annotated[Day | None, Query(description="Only cases due before this day")] = None,
     overdue: Annotated[bool, Query(description="Only open cases past their due date")] = False,
     limit: Annotated[int, Query(ge=1, le=QUEUE_LIMIT)] = 50,
     after: Annotated[str | None, Query(max_length=200)] = None,

@@ -373,3 +373,40 @@ def test_a_citizen_asks_for_their_data_and_sees_when_it_is_due(
     hmrc = officer(settings, "HMRC")
     queue = ok(api.get("/v1/dsar/cases", headers=hmrc))["cases"]
     assert [c["reference"] for c in queue] == [opened["reference"]]
+
+
+def test_an_official_is_disclosed_only_by_an_officers_recorded_decision(
+    settings: Settings, world: dict[str, Any]
+) -> None:
+    api: TestClient = world["api"]
+    dwp = officer(settings)
+    opened = ok(
+        api.post(
+            "/v1/dsar/requests",
+            json={"subject": ALEX, "channel": "online", "identity_required": False},
+            headers=dwp,
+        ),
+        201,
+    )
+    url = f"/v1/dsar/requests/{opened['reference']}"
+    access = world["positions"]["alex"]
+    problem(
+        api.post(url + "/redactions", json={"position": access, "disclose": True}, headers=dwp),
+        422,
+        "invalid-body",
+    )  # a reason is required
+    decided = ok(
+        api.post(
+            url + "/redactions",
+            json={"position": access, "disclose": True, "reason": "the requester knows them"},
+            headers=dwp,
+        )
+    )
+    [decision] = decided["redactions"]
+    assert decision["item_position"] == access and decision["disclose"]
+    assert decision["by_officer"] and "DWP-DSAR" not in decision["by_officer"]
+    seal(settings)
+    ok(api.post(url + "/responded", headers=dwp))
+    bundle = api.get(url + "/bundle", headers=dwp).text
+    assert "staff-0042" in bundle  # disclosed, as the officer decided, with the reason
+    assert "the requester knows them" in bundle
