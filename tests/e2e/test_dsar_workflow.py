@@ -11,11 +11,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger.dsar.clock import Pause, Request, deadline
+from ledger.dsar.holidays import Nation, bundled_calendar
+from projections.wording import UK
 from tests.e2e.test_ledger_run import (
     Running,
     demo_token,
@@ -108,9 +112,20 @@ def test_an_officer_answers_a_request_with_a_response_anyone_can_check(
         assert status == 200, case
         assert case["state"] == state
         dues.append(case["due"])
-    # Verified: the month runs; paused: stopped; resumed: one day later at least (the
-    # paused day, then the working-day rule); extended: two further months.
-    assert dues[0] is not None and dues[2] > dues[0] and dues[3] > dues[2]
+    # Verified: the month runs; paused: stopped; resumed: the paused day added, then the
+    # working-day rule; extended: two further months. The demo's bodies are in England.
+    today = datetime.now(UK).date()
+    pause = (Pause(today, today),)
+    expected = [
+        Request(today, identity_verified=today),
+        None,
+        Request(today, identity_verified=today, pauses=pause),
+        Request(today, identity_verified=today, pauses=pause, extended=True),
+    ]
+    for due, request in zip(dues, expected, strict=True):
+        if request is not None:
+            found = deadline(request, Nation.ENGLAND_AND_WALES, bundled_calendar(), today=today)
+            assert due == found.due.isoformat()
     status, refused, _ = call(
         running, "POST", f"{path}/extended", officer, {"months": 1, "reason": "x"}
     )
@@ -166,7 +181,11 @@ def test_an_officer_answers_a_request_with_a_response_anyone_can_check(
 def test_alex_asks_about_an_access_and_reads_the_answer(running: Running) -> None:
     alex = demo_token(running, "ALEX")
     officer = demo_token(running, "DWP_DSAR_OFFICER")
-    entry = next(e for e in sealed_entries(running) if e["organisation"]["code"] == "DWP")
+    entry = next(
+        e
+        for e in sealed_entries(running)
+        if e["kind"] == "data-accessed" and e["organisation"]["code"] == "DWP"
+    )
     status, raised, _ = call(
         running,
         "POST",
