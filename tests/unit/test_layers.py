@@ -72,6 +72,7 @@ PURE_CORE = (
     "ledger/dsar/bundle.py",
     "ledger/dsar/form.py",
     "ledger/dsar/redaction.py",
+    "ledger/dsar/rules.py",
     "ledger/dsar/render.py",
     "ledger/dsar/verification.py",
 )
