@@ -3,6 +3,7 @@ and handing it to the one write path, and the words a requester is told of their
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -37,6 +38,11 @@ BUNDLE_MEDIA = {
     "text/html": {"schema": {"type": "string"}},
     "application/pdf": {"schema": {"type": "string", "format": "binary"}},
 }
+
+
+# How long a response waits for the sealer to cover the records it found.
+SEALING_WAIT_SECONDS = 5.0
+SEALING_POLL_SECONDS = 0.5
 
 
 def today_uk() -> date:
@@ -108,32 +114,43 @@ def build_bundle_for(
     request: Request, case: CaseRow, decisions: list[dict[str, Any]], organisation_name: str
 ) -> ResponseBundle:
     """Gather and sign the response bundle of ``case`` (in a worker thread: it reads the
-    log and the views with a connection of its own), and keep it, sealed."""
+    log and the views with a connection of its own), and keep it, sealed.
+
+    A bundle proves only records sealed into a signed tree head. The sealer runs every
+    second, so records the search found but that are not sealed yet are waited for, up
+    to ``SEALING_WAIT_SECONDS``; any still unsealed then are left out, and the bundle says
+    how many."""
     state = request.app.state
     settings = state.settings
-    with psycopg.connect(settings.database_url) as conn:
-        bundle = assemble_bundle(
-            conn,
-            state.log,
-            state.keyring,
-            state.log_signer,
-            organisation=Controller(
-                code=case.organisation, name=organisation_name, nation=case.nation
-            ),
-            case=Case(reference=case.reference, received=uk_day(case.received_at)),
-            subject_key=case.subject_key,
-            decisions=[
-                RedactionDecision(
-                    position=row["item_position"],
-                    field=row["field"],
-                    disclose=row["disclose"],
-                    officer=row["officer_key"] or "an officer",
-                    reason=row["reason"],
-                    at=row["at"],
-                )
-                for row in decisions
-            ],
+    redactions = [
+        RedactionDecision(
+            position=row["item_position"],
+            field=row["field"],
+            disclose=row["disclose"],
+            officer=row["officer_key"] or "an officer",
+            reason=row["reason"],
+            at=row["at"],
         )
+        for row in decisions
+    ]
+    give_up = time.monotonic() + SEALING_WAIT_SECONDS
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        while True:
+            bundle = assemble_bundle(
+                conn,
+                state.log,
+                state.keyring,
+                state.log_signer,
+                organisation=Controller(
+                    code=case.organisation, name=organisation_name, nation=case.nation
+                ),
+                case=Case(reference=case.reference, received=uk_day(case.received_at)),
+                subject_key=case.subject_key,
+                decisions=redactions,
+            )
+            if not bundle.not_yet_sealed or time.monotonic() >= give_up:
+                break
+            time.sleep(SEALING_POLL_SECONDS)
         conn.execute(
             f"INSERT INTO {BUNDLES_TABLE} (sha256, organisation, reference, sealed) "  # noqa: S608
             "VALUES (%s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING",
@@ -144,7 +161,6 @@ def build_bundle_for(
                 state.keyring.seal(bundle.json_bytes),
             ),
         )
-        conn.commit()
     return bundle
 
 
