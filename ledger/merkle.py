@@ -178,12 +178,11 @@ def _path_above(
     for level, index, last in reversed(climbed):
         sibling = index ^ 1
         if sibling <= last:
-            start, end = sibling << level, min((sibling + 1) << level, size)
-            if end - start == 1 << level:  # complete: one stored node
+            if (sibling + 1) << level <= size:  # complete: one stored node
                 known = get_node(level, sibling)
                 _check_hash(f"stored node ({level}, {sibling})", known)
             else:  # the ragged right edge, rebuilt from the complete nodes under it
-                known = _fold_right(_read_range(start, end, get_node))
+                known = _fold_right(_read_range(sibling << level, size, get_node))
             path = (known, *path)
         above[(level, index)] = path
     return path

@@ -203,13 +203,18 @@ def heads(conn: Connection) -> list[SignedTreeHead]:
 
 
 # One index lookup per wanted node (LIMIT 1 keeps the planner from hashing the whole
-# nodes table instead, which it prefers for a few thousand pairs), so a read costs what
+# nodes table instead, as it prefers for a few thousand pairs), so a read costs what
 # it asks for, however long the log.
-_WANTED_NODES = (
-    "unnest(%s::smallint[], %s::bigint[]) WITH ORDINALITY AS w(level, node_index, ord) "
+_WANTED = (
+    " FROM unnest(%s::smallint[], %s::bigint[]) WITH ORDINALITY AS w(level, node_index, ord) "
     "CROSS JOIN LATERAL (SELECT n.hash FROM {nodes} n WHERE n.level = w.level "
     "AND n.node_index = w.node_index LIMIT 1) AS n"
 )
+_PACKED_NODES = query(
+    "SELECT count(*), coalesce(bool_and(length(n.hash) = %s), true), "
+    "string_agg(n.hash, ''::bytea ORDER BY w.ord)" + _WANTED
+)
+_NODE_ROWS = query("SELECT w.level, w.node_index, n.hash" + _WANTED)
 
 
 def read_nodes(conn: Connection, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -221,21 +226,11 @@ def read_nodes(conn: Connection, wanted: Sequence[tuple[int, int]]) -> dict[tupl
         return {}
     levels, indices = zip(*wanted, strict=True)
     params = (list(levels), list(indices))
-    row = conn.execute(
-        query(
-            "SELECT count(*), coalesce(bool_and(length(n.hash) = %s), true), "
-            "string_agg(n.hash, ''::bytea ORDER BY w.ord) FROM " + _WANTED_NODES
-        ),
-        (HASH_SIZE, *params),
-    ).fetchone()
+    row = conn.execute(_PACKED_NODES, (HASH_SIZE, *params)).fetchone()
     if row is not None and row[0] == len(wanted) and row[1]:
         packed = bytes(row[2])
-        return {
-            pair: packed[n * HASH_SIZE : (n + 1) * HASH_SIZE] for n, pair in enumerate(wanted)
-        }
-    rows = conn.execute(
-        query("SELECT w.level, w.node_index, n.hash FROM " + _WANTED_NODES), params
-    ).fetchall()
+        return {pair: packed[n * HASH_SIZE : (n + 1) * HASH_SIZE] for n, pair in enumerate(wanted)}
+    rows = conn.execute(_NODE_ROWS, params).fetchall()
     return {(r[0], r[1]): bytes(r[2]) for r in rows}
 
 
