@@ -121,27 +121,15 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     return _mth(leaf_hashes, 0, len(leaf_hashes)) if leaf_hashes else EMPTY_ROOT
 
 
-def _path(
-    level: int,
-    index: int,
-    size: int,
-    get_node: NodeReader,
-    seen: dict[tuple[int, int], bytes] | None = None,
-) -> list[bytes]:
-    # Sibling hashes from node (level, index) up to the root of a `size`-leaf tree;
-    # `seen` keeps the siblings already computed, for proofs of many leaves of one tree.
+def _path(level: int, index: int, size: int, get_node: NodeReader) -> list[bytes]:
+    # Sibling hashes from node (level, index) up to the root of a `size`-leaf tree.
     proof: list[bytes] = []
     last = (size - 1) >> level  # the rightmost node of this level, possibly ragged
     while last:
         sibling = index ^ 1
         if sibling <= last:  # left of `last` it is complete: one read; `last` is rebuilt
-            known = None if seen is None else seen.get((level, sibling))
-            if known is None:
-                start, end = sibling << level, min((sibling + 1) << level, size)
-                known = _fold_right(_read_range(start, end, get_node))
-                if seen is not None:
-                    seen[(level, sibling)] = known
-            proof.append(known)
+            start, end = sibling << level, min((sibling + 1) << level, size)
+            proof.append(_fold_right(_read_range(start, end, get_node)))
         # else `index` is `last` with no right sibling: the RFC promotes it unchanged.
         index, last, level = index >> 1, last >> 1, level + 1
     return proof
@@ -158,14 +146,46 @@ def inclusion_proofs(
     leaf_indices: Iterable[int], tree_size: int, get_node: NodeReader
 ) -> dict[int, list[bytes]]:
     """The inclusion proofs of many leaves of one tree, by leaf index: each sibling
-    subtree they share is computed (and read) once."""
-    seen: dict[tuple[int, int], bytes] = {}
+    subtree they share is computed (and read) once.
+
+    The proof of a leaf is the siblings up to the first ancestor already visited, then
+    that ancestor's own path, kept once per node: the work is one step per distinct
+    node on the leaves' paths, not one per leaf and level."""
+    above: dict[tuple[int, int], tuple[bytes, ...]] = {}  # node -> its path to the root
     proofs: dict[int, list[bytes]] = {}
     for leaf_index in leaf_indices:
         if not 0 <= leaf_index < tree_size:
             raise InvalidIndex(leaf_index, tree_size)
-        proofs[leaf_index] = _path(0, leaf_index, tree_size, get_node, seen)
+        proofs[leaf_index] = list(_path_above(leaf_index, tree_size, get_node, above))
     return proofs
+
+
+def _path_above(
+    leaf_index: int,
+    size: int,
+    get_node: NodeReader,
+    above: dict[tuple[int, int], tuple[bytes, ...]],
+) -> tuple[bytes, ...]:
+    # As _path, from the leaf up: climb to the root or to a node whose path is known,
+    # then come down again, prepending each level's sibling (absent where the RFC
+    # promotes a ragged node unchanged) and keeping every node's path.
+    climbed: list[tuple[int, int, int]] = []
+    level, index, last = 0, leaf_index, size - 1
+    while last and (level, index) not in above:
+        climbed.append((level, index, last))
+        index, last, level = index >> 1, last >> 1, level + 1
+    path = above.get((level, index), ())
+    for level, index, last in reversed(climbed):
+        sibling = index ^ 1
+        if sibling <= last:
+            if (sibling + 1) << level <= size:  # complete: one stored node
+                known = get_node(level, sibling)
+                _check_hash(f"stored node ({level}, {sibling})", known)
+            else:  # the ragged right edge, rebuilt from the complete nodes under it
+                known = _fold_right(_read_range(sibling << level, size, get_node))
+            path = (known, *path)
+        above[(level, index)] = path
+    return path
 
 
 def _check_sizes(size1: int, size2: int) -> None:

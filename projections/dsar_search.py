@@ -28,6 +28,7 @@ from typing import Any
 
 from psycopg import Connection
 
+from ledger.collector import paused
 from ledger.dsar.bundle import Case, Controller, ResponseBundle, SubjectItem, build_bundle
 from ledger.dsar.redaction import RedactionDecision
 from ledger.keyring import Keyring
@@ -137,6 +138,33 @@ def assemble_bundle(
     tree head, or if a record was sealed in the first leaf format (its content cannot
     be proved).
     """
+    with paused():  # what it reads and builds holds no cycle (ledger.collector)
+        return _assemble(
+            conn,
+            log,
+            keyring,
+            signer,
+            organisation,
+            case,
+            subject_key,
+            decisions,
+            disclose_official,
+            now,
+        )
+
+
+def _assemble(
+    conn: Connection[Any],
+    log: LogReader,
+    keyring: Keyring,
+    signer: LogSigner,
+    organisation: Controller,
+    case: Case,
+    subject_key: str,
+    decisions: Sequence[RedactionDecision],
+    disclose_official: Callable[[str], str] | None,
+    now: Callable[[], datetime],
+) -> ResponseBundle:
     head = store.latest_head(conn)
     if head is None:
         raise LogLookupError("no-tree-head", "No tree head yet", "the sealer has not run yet")

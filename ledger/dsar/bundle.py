@@ -7,7 +7,6 @@ returns a :class:`ResponseBundle`; :func:`verify_bundle` checks one offline.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from ledger_emitter import canonical
 
 from ledger import merkle
+from ledger.collector import paused
 from ledger.dsar import articles, render
 from ledger.dsar.form import (
     FORMAT,
@@ -143,10 +143,12 @@ class ResponseBundle:
         return int(self.document["cut_off"]["not_yet_sealed"])
 
     def html(self) -> str:
-        return render.html(self.document, self.sha256)
+        with paused():
+            return render.html(self.document, self.sha256)
 
     def pdf(self) -> bytes:
-        return render.pdf(self.document, self.sha256)
+        with paused():
+            return render.pdf(self.document, self.sha256)
 
 
 def build_bundle(
@@ -169,6 +171,33 @@ def build_bundle(
     called for a withheld one); ``not_yet_sealed`` counts the records the search found
     that ``head`` does not cover yet, which the bundle leaves out and says so.
     """
+    with paused():  # a few million objects, none in a cycle (ledger.collector)
+        return _build(
+            controller,
+            case,
+            items,
+            head,
+            signer,
+            names,
+            generated_at,
+            decisions,
+            disclose,
+            not_yet_sealed,
+        )
+
+
+def _build(
+    controller: Controller,
+    case: Case,
+    items: Sequence[SubjectItem],
+    head: SignedTreeHead,
+    signer: LogSigner,
+    names: Mapping[str, str],
+    generated_at: datetime,
+    decisions: Sequence[RedactionDecision],
+    disclose: Callable[[int, str], str] | None,
+    not_yet_sealed: int,
+) -> ResponseBundle:
     signer.key.verify(head.head, head.signature)
     size = head.head.tree_size
     for item in items:
@@ -218,12 +247,15 @@ def _signed(
     serialise: Serialiser,
 ) -> dict[str, Any]:
     """The document: the manifest of its header, sections and items, signed."""
+    encoded: dict[bytes, str] = {}  # proof nodes, shared by many items, encoded once
     manifest = {
         "kind": MANIFEST_KIND,
         "header": {name: digest(header[name], serialise) for name in HEADER},
         "sections": [digest(section, serialise) for section in sections],
         "tree_head": head.to_json(signer.key),
-        "entries": [_entry(item, fields, serialise) for item, fields in _by_position(items, copy)],
+        "entries": [
+            _entry(item, fields, serialise, encoded) for item, fields in _by_position(items, copy)
+        ],
     }
     signature = signer.sign_document(MANIFEST_KIND, serialise(manifest))
     return {
@@ -266,7 +298,7 @@ def _item(
         "detail": dict(item.detail),
         "third_parties": shown,
         "redactions": [note.to_json() for note in notes],
-        "disclosable": base64.b64encode(item.disclosable).decode("ascii"),
+        "disclosable": b64(item.disclosable),
         "openings": [opening.to_json() for opening in item.openings],
     }
 
@@ -278,7 +310,9 @@ def _by_position(
     return [(item, shown[item.position]) for item in sorted(items, key=lambda i: i.position)]
 
 
-def _entry(item: SubjectItem, shown: Mapping[str, Any], serialise: Serialiser) -> dict[str, Any]:
+def _entry(
+    item: SubjectItem, shown: Mapping[str, Any], serialise: Serialiser, encoded: dict[bytes, str]
+) -> dict[str, Any]:
     return {
         "position": item.position,
         "leaf_index": item.leaf_index,
@@ -288,7 +322,9 @@ def _entry(item: SubjectItem, shown: Mapping[str, Any], serialise: Serialiser) -
         "fields": {
             name: digest(value, serialise) for name, value in shown.items() if name not in PROVEN
         },
-        "inclusion_path": [b64(h) for h in item.inclusion_path],
+        "inclusion_path": [
+            encoded.get(h) or encoded.setdefault(h, b64(h)) for h in item.inclusion_path
+        ],
     }
 
 

@@ -210,15 +210,25 @@ class _Writer:
     def __init__(self, pdf: _Page) -> None:
         self.pdf, self.y = pdf, self.TOP
         self._sizes: dict[tuple[str, float], dict[str, float]] = {}
+        self._wrapped: dict[tuple[str, float, float, str], list[str]] = {}
 
     def font(self, size: float, style: str = "") -> float:
         self.pdf.set_font("Helvetica", style=style, size=size)
         return size * 0.45  # line height in mm
 
     def wrap(self, text: str, width: float) -> list[str]:
-        """``text`` in lines no wider than ``width`` (mm), at the current font."""
+        """``text`` in lines no wider than ``width`` (mm), at the current font (the
+        same list for the same text, which the caller only reads)."""
         font = self.pdf.current_font
         assert isinstance(font, CoreFont), "the PDF uses the core fonts only"
+        # Cells repeat from row to row (dates, organisations): lay each out once.
+        key = (font.fontkey, self.pdf.font_size_pt, width, text)
+        lines = self._wrapped.get(key)
+        if lines is None:
+            lines = self._wrapped[key] = self._wrap(font, text, width)
+        return lines
+
+    def _wrap(self, font: CoreFont, text: str, width: float) -> list[str]:
         widths: Mapping[str, float] = font.cw  # every Latin-1 character
         scale = self.pdf.font_size_pt / 1000 / self.pdf.k
         # Words repeat from row to row (dates, names, purposes): measure each once.
@@ -231,7 +241,15 @@ class _Writer:
             size = sizes.get(word)
             if size is None:
                 size = sizes[word] = sum(map(widths.__getitem__, word)) * scale
-            pieces = [(word, size)] if size <= width else self._cut(word, width, widths, scale)
+            if size > width:
+                pieces = self._cut(word, width, widths, scale)
+            else:  # the usual case, without a list of one piece
+                if line and used + space + size > width:
+                    lines.append(" ".join(line))
+                    line, used = [], 0.0
+                used += (space if line else 0.0) + size
+                line.append(word)
+                continue
             for piece, size in pieces:
                 if line and used + space + size > width:
                     lines.append(" ".join(line))

@@ -28,7 +28,8 @@ class BadTreeHead(ValueError):
 
 
 def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    """Standard base64 of ``data`` (base64.b64encode, without its Python wrapper)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def unb64(text: str, what: str) -> bytes:

@@ -73,8 +73,7 @@ class Discloser:
         self._key = commitment_key
 
     def _salt(self, identity: str, pointer: str) -> bytes:
-        message = f"{identity}{pointer}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:16]
+        return hmac.digest(self._key, f"{identity}{pointer}".encode(), "sha256")[:16]
 
     def disclosable(self, identity: str, state: bytes) -> bytes:
         """The disclosable form of a stored event state (JSON bytes); ``identity`` names
@@ -89,6 +88,19 @@ class Discloser:
                 replaced, sort_keys=True, separators=(",", ":"), ensure_ascii=False
             ).encode()
 
+    def disclosed(self, identity: str, state: bytes) -> tuple[bytes, list[tuple[str, str]], Any]:
+        """:meth:`disclosable` and :func:`personal_values` of one stored state, read
+        once; also the state as read (None where a number took the exact path)."""
+        try:
+            value = orjson.loads(state)
+            content = orjson.dumps(self._replace(identity, value, ""), option=orjson.OPT_SORT_KEYS)
+        except (_Inexact, orjson.JSONDecodeError):
+            return self.disclosable(identity, state), personal_values(state), None
+        try:
+            return content, _personal(value, "", exact=False), value
+        except _Inexact:  # a personal number orjson read inexactly (it is committed as read)
+            return content, personal_values(state), None
+
     def openings(self, identity: str, state: bytes, values: set[str]) -> list[Opening]:
         """The openings of the commitments in the event that stand for one of
         ``values`` (a citizen's own pseudonyms)."""
@@ -101,14 +113,16 @@ class Discloser:
 
     def _replace(self, identity: str, value: Any, pointer: str, exact: bool = False) -> Any:
         if isinstance(value, dict):
-            return {
-                name: (
-                    self._committed(identity, item, f"{pointer}/{_escape(name)}")
-                    if name in PERSONAL
-                    else self._replace(identity, item, f"{pointer}/{_escape(name)}", exact)
-                )
-                for name, item in value.items()
-            }
+            replaced = {}
+            for name, item in value.items():
+                if name in PERSONAL:
+                    item = self._committed(identity, item, f"{pointer}/{_escape(name)}")
+                elif isinstance(item, (dict, list)):
+                    item = self._replace(identity, item, f"{pointer}/{_escape(name)}", exact)
+                elif isinstance(item, float) and not exact:
+                    raise _Inexact
+                replaced[name] = item
+            return replaced
         if isinstance(value, list):
             return [
                 self._replace(identity, item, f"{pointer}/{i}", exact)
@@ -149,11 +163,13 @@ def _personal(
     found: list[tuple[str, str]] = []
     if isinstance(value, dict):
         for name, item in value.items():
-            here = f"{pointer}/{_escape(name)}"
-            found += _personal(item, here, inside or name in PERSONAL, exact)
+            within = inside or name in PERSONAL
+            if within or isinstance(item, (dict, list)):  # a plain value outside: nothing
+                found += _personal(item, f"{pointer}/{_escape(name)}", within, exact)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found += _personal(item, f"{pointer}/{i}", inside, exact)
+            if inside or isinstance(item, (dict, list)):
+                found += _personal(item, f"{pointer}/{i}", inside, exact)
     elif inside and value is not None:
         if isinstance(value, float) and not exact:
             raise _Inexact

@@ -17,7 +17,7 @@ from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.bundles import consistency_bundle, inclusion_bundle
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead
-from ledger.transparency.disclosure import Discloser, Opening, personal_values
+from ledger.transparency.disclosure import Discloser, Opening
 from ledger.transparency.leaves import EventRow, SealedLeaf
 from ledger.transparency.sealer import discloser_from_settings, signer_from_settings
 
@@ -220,18 +220,17 @@ def disclose(
     of its commitments to ``openings_for`` (a citizen's own pseudonyms)."""
     if row.state is None:
         raise LogLookupError("not-in-log", "No such ledger position", "nothing is there")
-    content = discloser.disclosable(row.identity, row.state)
+    content, personal, parsed = discloser.disclosed(row.identity, row.state)
     framed = None  # a v1 leaf's input framed the stored state itself: never shown
     if leaf is None or leaf.leaf_format != 1:
         framed = dataclasses.replace(row, content=content).leaf_input()
-    personal = personal_values(row.state)
     return DisclosedEvent(
         position=row.position,
         leaf_index=None if leaf is None else leaf.leaf_index,
         leaf_input=framed,
         content=content,
         subject_keys=frozenset(value for pointer, value in personal if "/subject_key" in pointer),
-        source=_source(row.state),
+        source=_source(orjson.loads(row.state) if parsed is None else parsed),
         openings=[
             discloser.opening(row.identity, pointer, value)
             for pointer, value in personal
@@ -240,10 +239,10 @@ def disclose(
     )
 
 
-def _source(state: bytes) -> str | None:
-    """The service that submitted the event: the fact's own ``source``, or that of the
-    submission a stateful change carries (None for administration made directly)."""
-    value = orjson.loads(state)
+def _source(value: Any) -> str | None:
+    """The service that submitted the event (its state as read): the fact's own
+    ``source``, or that of the submission a stateful change carries (None for
+    administration made directly)."""
     if not isinstance(value, dict):
         return None
     found = value.get("source")
