@@ -139,7 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    install_portal(app)  # the citizen portal's pages, not in the API's OpenAPI document
+    install_portal(app, settings)  # the citizen portal's pages, not in the API's OpenAPI document
     # Events stream through their own bounded read (a refusal keeps their first bytes).
     app.add_middleware(BodyLimit, exempt=("/v1/events",))
     app.add_middleware(RequestLog)

@@ -10,18 +10,21 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from ledger.settings import Settings
 from portal.pages import STATIC, PortalError, SignInNeeded, broken, error_page, not_found
-from portal.routes import router
+from portal.routes import development_router, router
 from portal.security import ASSETS, PortalMiddleware, is_portal_path
 
 log = logging.getLogger("ledger.portal")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """The portal's pages, its assets (built by ``make``: GOV.UK Frontend's files) and
     its middleware. The API's paths keep their problem details; a portal path's errors
     are pages."""
     app.include_router(router)
+    if settings.env != "production":
+        app.include_router(development_router)
     app.mount(ASSETS, StaticFiles(directory=STATIC, check_dir=False), name="assets")
     app.add_exception_handler(PortalError, error_page)
     app.add_exception_handler(SignInNeeded, error_page)

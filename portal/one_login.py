@@ -25,9 +25,10 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from joserfc.errors import InvalidKeyTypeError
+from joserfc.jwk import ECKey, RSAKey
 from starlette.concurrency import run_in_threadpool
 
 from ledger.settings import Settings, SettingsError
@@ -35,6 +36,8 @@ from ledger.subjects import InvalidIdentifier, SubjectId
 
 ID_TOKEN_ALGORITHMS = ["ES256", "RS256"]
 TIMEOUT_SECONDS = 10.0
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_SECONDS = 300  # One Login refuses a client assertion that lives longer
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,27 @@ def code_from_callback(pending: Pending | None, params: dict[str, str]) -> str:
     return code
 
 
+def client_authentication(settings: Settings, token_endpoint: str) -> dict[str, str]:
+    """How the portal proves it is the client at the token endpoint: a JWT signed with its
+    private key (``private_key_jwt``: iss and sub the client id, aud the endpoint, a
+    fresh jti, five minutes to live), or else its client secret."""
+    if not settings.oidc_private_key:
+        return {
+            "client_id": settings.oidc_client_id,
+            "client_secret": settings.oidc_client_secret,
+        }
+    pem = Path(settings.oidc_private_key).read_bytes()
+    key: ECKey | RSAKey
+    try:
+        key, alg = ECKey.import_key(pem), "ES256"
+    except InvalidKeyTypeError:
+        key, alg = RSAKey.import_key(pem), "RS256"
+    assertion = private_key_jwt_sign(
+        key, settings.oidc_client_id, token_endpoint, alg=alg, expires_in=ASSERTION_SECONDS
+    )
+    return {"client_assertion_type": JWT_BEARER, "client_assertion": str(assertion)}
+
+
 def subject_of(claims: dict[str, Any], pending: Pending) -> SubjectId:
     """The citizen's One Login identifier, from ID token claims already verified."""
     nonce = claims.get("nonce")
@@ -140,27 +164,6 @@ class OneLogin:
     async def start(self) -> tuple[str, Pending]:
         return authorisation_url(self.settings, (await self.metadata())["authorization_endpoint"])
 
-    def _client(self, token_endpoint: str) -> AsyncOAuth2Client:
-        settings = self.settings
-        if settings.oidc_private_key:
-            key = Path(settings.oidc_private_key).read_text()
-            client = AsyncOAuth2Client(
-                settings.oidc_client_id,
-                key,
-                token_endpoint_auth_method="private_key_jwt",  # noqa: S106 (a method's name)
-                redirect_uri=settings.oidc_redirect_url,
-                timeout=TIMEOUT_SECONDS,
-            )
-            client.register_client_auth_method(PrivateKeyJWT(token_endpoint))
-            return client
-        return AsyncOAuth2Client(
-            settings.oidc_client_id,
-            settings.oidc_client_secret,
-            token_endpoint_auth_method="client_secret_post",  # noqa: S106
-            redirect_uri=settings.oidc_redirect_url,
-            timeout=TIMEOUT_SECONDS,
-        )
-
     async def finish(
         self, pending: Pending | None, params: dict[str, str]
     ) -> tuple[SubjectId, str]:
@@ -168,14 +171,19 @@ class OneLogin:
         code = code_from_callback(pending, params)
         assert pending is not None
         metadata = await self.metadata()
-        async with self._client(metadata["token_endpoint"]) as client:
-            token = await client.fetch_token(
-                metadata["token_endpoint"],
-                grant_type="authorization_code",
-                code=code,
-                code_verifier=pending.verifier,
-            )
-        id_token = token.get("id_token")
+        endpoint = metadata["token_endpoint"]
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.settings.oidc_redirect_url,
+            "code_verifier": pending.verifier,
+            **client_authentication(self.settings, endpoint),
+        }
+        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+            response = await client.post(endpoint, data=form)
+        if response.status_code != 200:
+            raise SignInRefused(f"the token endpoint answered {response.status_code}")
+        id_token = response.json().get("id_token")
         if not isinstance(id_token, str):
             raise SignInRefused("the token response has no ID token")
         if self._keys is None:

@@ -18,6 +18,8 @@ from portal.session import CSRF
 
 log = logging.getLogger("ledger.portal")
 router = APIRouter()
+# Mounted only outside production: there, the page does not exist at all.
+development = APIRouter()
 
 AFTER_SIGN_IN = "/your-data"
 
@@ -59,11 +61,9 @@ async def sign_in(request: Request) -> Response:
     return render(request, "sign_in.html", citizens=list(CITIZENS), error=None)
 
 
-@router.post("/sign-in")
+@development.post("/sign-in")
 async def sign_in_as(request: Request, form: PostedForm) -> Response:
     """Development only: sign in as one of the demo citizens."""
-    if _production(request):
-        raise not_found()
     name = form.get("citizen", "")
     if name not in CITIZENS:
         return render(
