@@ -105,14 +105,19 @@ OBJECTION_CHANGES = {
 REQUEST_CHANGES = {
     "received": "{org} received your request for a copy of your data",
     "identity-verified": "{org} confirmed your identity for your request",
-    "clarification-requested": "{org} asked you to clarify your request; the time limit "
-    "pauses until you reply",
-    "clarification-received": "{org} received your clarification; the time limit restarts",
-    "extended": "{org} extended the time to answer your request",
+    "clarification-requested": "{org} asked you to make clear what you are asking for",
+    "clarification-received": "{org} received your answer about what you are asking for",
+    "extended": "{org} gave itself more time to answer your request",
     "responded": "{org} answered your request",
-    "refused": "{org} refused your request; you can complain to the Information "
-    "Commissioner's Office",
+    "refused": "{org} refused your request",
     "closed": "{org} closed your request",
+}
+# What a change means for the person, said after the sentence that dates it.
+REQUEST_AFTERWORDS = {
+    "clarification-requested": "The time limit is paused until you reply.",
+    "clarification-received": "The time limit runs again.",
+    "extended": "The law allows this for a complex request, or for many requests.",
+    "refused": "You can complain to the Information Commissioner's Office.",
 }
 
 
@@ -141,6 +146,9 @@ def describe_change(
             return f"{text} on {day(occurred_at)}: {_quoted(explanation)}"
     else:
         text = sentence_start(REQUEST_CHANGES[change].format(org=org))
+        after = REQUEST_AFTERWORDS.get(change)
+        if after:
+            return f"{text} on {day(occurred_at)}. {after}"
     return f"{text} on {day(occurred_at)}."
 
 

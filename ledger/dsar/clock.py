@@ -148,7 +148,10 @@ def _deadline(request: Request, nation: Nation, calendar: Calendar, today: date 
         )
     last, paused, stopped = _count_pauses(spans, plain, nation, calendar, steps)
     if paused:
-        steps.append(f"With the {_days(paused)} that do not count added: {spoken(last)}.")
+        steps.append(
+            f"With the {_days(paused)} that {'does' if paused == 1 else 'do'} not count "
+            f"added: {spoken(last)}."
+        )
     due = _working_day(last, nation, calendar, steps)
     provisional = calendar.provisional(due)
     steps.append(f"The response is due by {WEEKDAYS[due.weekday()]} {spoken(due)}.")
@@ -284,9 +287,12 @@ def _count_pauses(
                 f"({_days(days)})."
             )
         else:
+            span = (
+                f"on {spoken(first)}" if first == end else f"from {spoken(first)} to {spoken(end)}"
+            )
             steps.append(
-                f"The clock stopped to wait for clarification from {spoken(first)} to "
-                f"{spoken(end)}: {_days(days)} do not count."
+                f"The clock stopped to wait for clarification {span}: "
+                f"{_days(days)} {'does' if days == 1 else 'do'} not count."
             )
     return last, paused, stopped
 

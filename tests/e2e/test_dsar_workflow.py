@@ -167,7 +167,7 @@ def test_an_officer_answers_a_request_with_a_response_anyone_can_check(
     said = [e["summary"] for e in timeline["entries"] if e["kind"] == "subject-access-request"]
     assert len(said) == 6, said
     assert any(
-        s.startswith("The Department for Work and Pensions asked you to clarify") for s in said
+        s.startswith("The Department for Work and Pensions asked you to make clear") for s in said
     )
     status, _, download = call(
         running, "GET", f"/v1/citizens/{ALEX}/requests/DWP/{opened['reference']}/bundle", alex

@@ -198,7 +198,7 @@ def test_a_request_from_receipt_to_a_verified_response(
     timeline = ok(api.get(f"/v1/citizens/{ALEX}/timeline", headers=alex))
     sentences = [e["summary"] for e in timeline["entries"] if e["kind"] == "subject-access-request"]
     assert len(sentences) == 6
-    assert any("extended the time to answer your request" in s for s in sentences)
+    assert any("gave itself more time to answer your request" in s for s in sentences)
     assert all("sar-" not in s and "uk.gov" not in s for s in sentences)
     mine = ok(api.get(f"/v1/citizens/{ALEX}/requests", headers=alex))["cases"]
     (request,) = [c for c in mine if c["reference"] == reference]
