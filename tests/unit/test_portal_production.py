@@ -4,6 +4,7 @@ PKCE, and a callback carrying another state is refused without reaching the prov
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from ledger.keyring import Keyring
 from ledger.settings import Settings
 from portal.app import install
 from portal.one_login import OneLogin
+from portal.session import SessionSealer
 
 SETTINGS = Settings(
     env="production",
@@ -87,3 +89,23 @@ def test_signing_in_goes_to_one_login_and_a_stranger_state_is_refused(
     # the pending sign-in is spent: its own state no longer works either
     again = portal.get("/sign-in/callback", params={"state": query["state"], "code": "x"})
     assert again.status_code == 403
+
+
+def test_a_page_after_the_session_has_ended_says_so(portal: TestClient) -> None:
+    keyring = Keyring.from_settings(SETTINGS)
+    sealer = SessionSealer(keyring.derive(b"portal-session"), SETTINGS.portal_session_seconds)
+    stale = sealer.seal(
+        {"subject": "nhs-number:9434765919", "name": "Alex"}, now=time.time() - 1801
+    )
+    fresh = sealer.seal({"subject": "nhs-number:9434765919", "name": "Alex"}, now=time.time() - 1)
+
+    ended = portal.get("/your-data", headers={"Cookie": f"__Host-portal-session={stale}"})
+    anonymous = portal.get("/your-data", follow_redirects=False)
+    signed_out = portal.post(
+        "/sign-out", headers={"Cookie": f"__Host-portal-session={fresh}"}, follow_redirects=False
+    )
+
+    assert ended.status_code == 401
+    assert "Your session has ended" in ended.text and "Sign in again" in ended.text
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/sign-in"
+    assert signed_out.status_code == 403  # no form token: refused, still signed in
