@@ -14,7 +14,18 @@ BIN := $(VENV)/bin
 SDK := sdk/python
 STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml $(SDK)/pyproject.toml; $(PYTHON) -c 'import sys; print(sys.executable, sys.version)') | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit install clean
+# The citizen portal's assets: GOV.UK Frontend from npm (pinned by the lock file), copied
+# with the portal's own stylesheet and script into the folder the API serves at /assets.
+PORTAL := portal/assets
+PORTAL_STATIC := portal/static
+PORTAL_SOURCES := $(PORTAL)/package-lock.json $(PORTAL)/portal.css $(PORTAL)/portal.mjs
+PORTAL_STAMP := $(PORTAL_STATIC)/.built-$(shell cat $(PORTAL_SOURCES) | cksum | cut -d' ' -f1)
+GOVUK := $(PORTAL)/node_modules/govuk-frontend/dist/govuk
+# The browser tests drive Debian's Chromium.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck unit install clean assets
 
 $(STAMP): pyproject.toml $(SDK)/pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no Python 3.11 or newer with venv found; set PYTHON=..." >&2; exit 1; }
@@ -23,12 +34,26 @@ $(STAMP): pyproject.toml $(SDK)/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e $(SDK) -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+$(PORTAL_STAMP): $(PORTAL_SOURCES) $(PORTAL)/package.json
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the portal's assets" >&2; exit 1; }
+	cd $(PORTAL) && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(PORTAL_STATIC) && mkdir -p $(PORTAL_STATIC)
+	cp -R $(GOVUK)/assets/. $(PORTAL_STATIC)/
+	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(PORTAL)/portal.css \
+		$(PORTAL)/portal.mjs $(PORTAL_STATIC)/
+	touch $@
 
-run: $(STAMP)
+assets: $(PORTAL_STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+install: $(STAMP) $(PORTAL_STAMP)
+
+run: $(STAMP) $(PORTAL_STAMP)
 	$(BIN)/ledger run
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(PORTAL_STAMP) $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -42,4 +67,4 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 clean:
-	rm -rf $(VENV) .ledger .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .ledger .pytest_cache .mypy_cache .ruff_cache $(PORTAL_STATIC) $(PORTAL)/node_modules

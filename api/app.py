@@ -39,6 +39,7 @@ from ledger.transparency.reader import LogReader
 from ledger.transparency.sealer import signer_from_settings
 from ledger.writing import TRANSIENT as DATABASE_AWAY
 from ledger.writing import Unavailable, WritePath
+from portal.app import install as install_portal
 from projections.reading import ViewReader
 from projections.runner import prepare_views
 from projections.views import pipeline
@@ -138,6 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    install_portal(app, settings)  # the citizen portal's pages, not in the API's OpenAPI document
     # Events stream through their own bounded read (a refusal keeps their first bytes).
     app.add_middleware(BodyLimit, exempt=("/v1/events",))
     app.add_middleware(RequestLog)

@@ -24,6 +24,7 @@ from ledger.dsar import keys as dsar_keys
 from ledger.keyring import Keyring
 from ledger.nations import ENGLAND_AND_WALES
 from ledger.settings import Settings
+from portal.development import CITIZENS
 
 log = logging.getLogger("ledger.demo")
 
@@ -41,12 +42,6 @@ SERVICES = {
     "urn:ledger:service:hmrc:tax-credits": ("HMRC", "Tax credits service"),
     "urn:ledger:service:nhse:summary-care-record": ("NHSE", "Summary Care Record"),
     "urn:ledger:service:leeds:council-tax": ("LEEDS", "Council Tax system"),
-}
-
-CITIZENS = {
-    "Alex": "nhs-number:9434765919",
-    "Sam": "nino:AB123456C",
-    "Jo": "one-login:urn:fdc:gov.uk:2022:demo-citizen-jo-0001",
 }
 
 # (citizen, service, days ago, record, categories, purpose code, purpose text, role, action)

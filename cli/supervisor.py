@@ -232,6 +232,14 @@ def _run(
 
         load_demo(settings, api_url)
     print(f"\nThe ledger is running. API: {api_url}/docs  Logs: {logs}/", flush=True)
+    if demo and settings.env != "production":
+        from portal.development import CITIZENS
+
+        print(
+            f"The citizen portal: {api_url}/  (development sign-in: choose "
+            f"{', '.join(list(CITIZENS)[:-1])} or {list(CITIZENS)[-1]})",
+            flush=True,
+        )
     if settings.metrics_port:
         ports = ", ".join(
             f"{child.name} :{child.settings.metrics_port}"

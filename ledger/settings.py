@@ -115,6 +115,31 @@ class Settings:
     read_wait_seconds: float = _setting(
         2.0, "Most a read waits for a view to reach a requested ledger position"
     )
+    portal_session_seconds: int = _setting(
+        1800, "Citizen portal: a session ends after this long without a page being visited"
+    )
+    oidc_issuer: str = _setting(
+        "",
+        "Citizen portal sign-in (production): the OpenID Connect issuer, e.g. GOV.UK One "
+        "Login's https://oidc.account.gov.uk/ (its discovery document is read from there)",
+    )
+    oidc_client_id: str = _setting("", "Citizen portal sign-in: the portal's OIDC client id")
+    oidc_private_key: str = _setting(
+        "",
+        "Citizen portal sign-in: PEM file of the key the portal signs its token requests "
+        "with (private_key_jwt, One Login's method); empty: LEDGER_OIDC_CLIENT_SECRET",
+    )
+    oidc_client_secret: str = _setting(
+        "", "Citizen portal sign-in: the client secret (client_secret_post), if no key"
+    )
+    oidc_redirect_url: str = _setting(
+        "",
+        "Citizen portal sign-in: the registered redirect URL, "
+        "e.g. https://portal.example/sign-in/callback",
+    )
+    oidc_vtr: str = _setting(
+        "Cl.Cm", "Citizen portal sign-in: One Login's vector of trust (level of authentication)"
+    )
 
     def __post_init__(self) -> None:
         if self.env not in ("development", "production"):

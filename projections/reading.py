@@ -114,6 +114,20 @@ class ViewReader:
         }
         return [TimelineEntry(**row) for row in await self.rows(_TIMELINE, params)]
 
+    async def entry(self, subject_keys: Sequence[str], position: int) -> TimelineEntry | None:
+        """The entry at ``position`` of these subjects' timeline; None if it is not theirs."""
+        rows = await self.rows(
+            "SELECT position, kind, occurred_at, recorded_at, organisation, detail "
+            "FROM timeline.entries WHERE subject_key = ANY(%s) AND position = %s LIMIT 1",
+            (list(subject_keys), position),
+        )
+        return TimelineEntry(**rows[0]) if rows else None
+
+    async def organisations(self) -> dict[str, str]:
+        """Every registered organisation: code to name, by name."""
+        rows = await self.rows("SELECT code, name FROM timeline.organisations ORDER BY name")
+        return {row["code"]: row["name"] for row in rows}
+
     async def organisation_names(self, codes: Sequence[str]) -> dict[str, str]:
         rows = await self.rows(
             "SELECT code, name FROM timeline.organisations WHERE code = ANY(%s)", (list(codes),)

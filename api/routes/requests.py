@@ -10,71 +10,23 @@ to the organisation that made the entry they ask about.
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.citizen_cases import citizen_case, record_query, record_request
 from api.deps import ORGANISATION, OwnSubject, Views
-from api.dsar import BUNDLE_MEDIA, COMPLAINT_RIGHTS, bundle_response, emit, stored_bundle, today_uk
+from api.dsar import BUNDLE_MEDIA, bundle_response, stored_bundle
 from api.problems import Problem, problem_responses
 from api.schemas.cases import Accepted, CitizenCase, CitizenCases, CitizenOpens, CitizenQuery
-from api.schemas.common import OrganisationPublic
-from ledger.catalogue.requests import QUERY_RAISED, SAR_RECEIVED
 from ledger.dsar.rules import QUERY, REQUEST
 from projections import cases as case_view
-from projections import wording
-from projections.cases import CaseRow
 from projections.timeline import ACCESS, SHARE
 
 router = APIRouter(prefix="/v1/citizens", tags=["citizens"])
 
 NOT_FOUND = Problem(404, "case-not-found", "You have no such request or question")
-
-
-def _steps(case: CaseRow, history: list[dict[str, Any]], name: str) -> list[str]:
-    kind = "query" if case.kind == QUERY else "subject-access-request"
-    sentences = []
-    for row in history:
-        step = row["step"]
-        if step == "redaction-decided":
-            continue  # the officer's working, shown in the response itself
-        if case.kind == QUERY:
-            step = {"received": "raised"}.get(step, step)
-        detail = {"change": step}
-        if step == "answered" and case.outcome_detail:
-            detail["explanation"] = case.outcome_detail.get("explanation", "")
-        sentences.append(wording.describe_change(kind, name, row["at"], detail))
-    return sentences
-
-
-async def _citizen_case(views: Views, case: CaseRow, names: dict[str, str]) -> CitizenCase:
-    today = today_uk()
-    name = names.get(case.organisation, case.organisation)
-    found = None
-    if case.state not in ("responded", "refused", "answered", "closed"):
-        found = case.deadline(today)
-    due = found.due if found and not found.stopped else None
-    summary = wording.describe_case(case.kind, case.state, name, due)
-    if case.state == "refused":
-        summary = f"{summary} {COMPLAINT_RIGHTS}"
-    return CitizenCase(
-        kind=case.kind,  # type: ignore[arg-type]
-        organisation=OrganisationPublic(code=case.organisation, name=name),
-        reference=case.reference,
-        state=case.state,
-        summary=summary,
-        received_at=case.received_at,
-        due=due,
-        due_text=wording.day_of(due) if due else None,
-        provisional=bool(found and found.provisional),
-        steps=_steps(case, await case_view.history(views, case.case_id), name),
-        about_position=case.about_position,
-        explanation=(case.outcome_detail or {}).get("explanation") if case.kind == QUERY else None,
-        bundle_available=case.kind == REQUEST and case.outcome == "responded",
-    )
 
 
 @router.get(
@@ -87,7 +39,7 @@ async def my_requests(subject: OwnSubject, views: Views) -> CitizenCases:
     where each stands and when it is due."""
     rows = await case_view.cases_of_subjects(views, [subject.key])
     names = await views.organisation_names(sorted({row.organisation for row in rows}))
-    return CitizenCases(cases=[await _citizen_case(views, row, names) for row in rows])
+    return CitizenCases(cases=[await citizen_case(views, row, names) for row in rows])
 
 
 async def _answer(
@@ -105,7 +57,7 @@ async def _answer(
         found = await case_view.case_by_reference(views, organisation, kind, reference)
         if found is not None and found.subject_key == subject.key:
             names = await views.organisation_names([organisation])
-            body = await _citizen_case(views, found, names)
+            body = await citizen_case(views, found, names)
             return JSONResponse(body.model_dump(mode="json"), status_code=201, headers=headers)
     accepted = Accepted(
         reference=reference, position=position, detail="Recorded; it will show shortly"
@@ -130,15 +82,7 @@ async def open_my_request(
     names = await views.organisation_names([body.organisation])
     if body.organisation not in names:
         raise Problem(404, "organisation-unknown", "There is no such organisation")
-    reference = f"SAR-{today_uk():%Y}-{secrets.token_hex(4).upper()}"
-    data = {
-        "case": {"organisation": body.organisation, "reference": reference},
-        "subjects": [{"scheme": subject.id.scheme, "value": subject.id.value}],
-        "channel": "online",
-        "requester": "subject",
-        "identity_required": False,
-    }
-    position = await emit(request, body.organisation, SAR_RECEIVED, data, datetime.now(UTC))
+    reference, position = await record_request(request, subject, body.organisation)
     return await _answer(request, views, subject, REQUEST, body.organisation, reference, position)
 
 
@@ -163,14 +107,9 @@ async def raise_query(
             "a question is about one look at your data or one share of it",
         )
     organisation = rows[0]["organisation"]
-    reference = f"Q-{today_uk():%Y}-{secrets.token_hex(4).upper()}"
-    data = {
-        "query": {"organisation": organisation, "reference": reference},
-        "subjects": [{"scheme": subject.id.scheme, "value": subject.id.value}],
-        "about": {"position": body.position},
-        "concern": body.concern,
-    }
-    position = await emit(request, organisation, QUERY_RAISED, data, datetime.now(UTC))
+    reference, position = await record_query(
+        request, subject, organisation, body.position, body.concern
+    )
     return await _answer(request, views, subject, QUERY, organisation, reference, position)
 
 
