@@ -6,7 +6,9 @@ page visited is checked with axe-core: no WCAG 2.2 A or AA violation."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +25,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "portal/assets/node_modules/axe-core/axe.min.js"
-SCREENSHOTS = ROOT / "docs/portal"
+# The README's screenshots are refreshed on request (LEDGER_SCREENSHOTS=docs/portal make
+# test); otherwise they go to a scratch folder, so a test run leaves the tree as it was.
+SCREENSHOTS = Path(
+    os.environ.get("LEDGER_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / "ledger-portal-screenshots"
+)
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
