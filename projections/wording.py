@@ -46,9 +46,9 @@ def describe_access(organisation_name: str, occurred_at: datetime, detail: dict[
     """E.g. 'The Department for Work and Pensions looked at your benefit claim on 3 March
     2026 to process your Universal Credit application.'"""
     verb = ACTIONS.get(detail["action"], detail["action"])
-    purpose = detail["purpose"]["text"].rstrip(".")
+    purpose = _for(detail["purpose"]["text"])
     return (
-        f"{sentence_start(organisation_name)} {verb} your {detail['record']} "
+        f"{sentence_start(organisation_name)} {verb} your {_thing(detail['record'])} "
         f"on {day(occurred_at)} {purpose}."
     )
 
@@ -65,9 +65,19 @@ def describe_categories(categories: list[dict[str, Any]]) -> str:
 
 
 def _for(purpose: str) -> str:
-    """'to do X' reads as it is; 'research and planning' becomes 'for research and planning'."""
-    purpose = purpose.rstrip(".")
+    """'to do X' reads as it is ('To do X' too, mid-sentence); 'research and planning'
+    becomes 'for research and planning'."""
+    purpose = " ".join(purpose.split()).rstrip(".")
+    if purpose[:1].isupper() and purpose[1:2].islower():  # 'Research', not 'NHS'
+        purpose = purpose[:1].lower() + purpose[1:]
     return purpose if purpose.startswith(("to ", "for ")) else f"for {purpose}"
+
+
+def _thing(name: str) -> str:
+    """A record's name as it reads mid-sentence: a name sent all in capitals ('BENEFIT
+    CLAIM') in lower case; anything else (a 'GP record') as it was sent."""
+    name = " ".join(name.split())
+    return name.lower() if name.isupper() and len(name) > 4 else name
 
 
 def _name(names: dict[str, str], code: str) -> str:
@@ -79,7 +89,7 @@ def describe_share(names: dict[str, str], occurred_at: datetime, detail: dict[st
     Customs on 3 March 2026 to check earnings for Universal Credit.'"""
     sender, recipient = _name(names, detail["sender"]), _name(names, detail["recipient"])
     what = describe_categories(detail["data_categories"])
-    purpose = detail["purpose"]["text"].rstrip(".")
+    purpose = _for(detail["purpose"]["text"])
     if detail.get("reporter") == "recipient":
         return (
             f"{sentence_start(recipient)} received {what} from {sender} "

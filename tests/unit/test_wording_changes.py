@@ -42,3 +42,21 @@ def test_a_request_says_what_the_organisation_did_without_codes() -> None:
     )
     assert text.startswith("The Department for Work and Pensions refused your request")
     assert "Information Commissioner's Office" in text and "refused." not in text
+
+
+def test_sentences_read_well_from_any_valid_display_text() -> None:
+    """Services send display text in many shapes; the sentence still reads."""
+    detail = {
+        "action": "viewed",
+        "record": "BENEFIT CLAIM",
+        "purpose": {"code": "research", "text": "Research and planning."},
+    }
+    said = wording.describe_access("the Department for Work and Pensions", DAY, detail)
+    assert said.endswith("looked at your benefit claim on 3 March 2026 for research and planning.")
+    detail = {
+        **detail,
+        "record": "GP record",
+        "purpose": {"code": "x", "text": "To check  a claim"},
+    }
+    said = wording.describe_access("NHS England", DAY, detail)
+    assert said == "NHS England looked at your GP record on 3 March 2026 to check a claim."
