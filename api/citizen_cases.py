@@ -43,9 +43,7 @@ async def citizen_case(views: ViewReader, case: CaseRow, names: dict[str, str]) 
     """Where one case stands, its due date and its steps, in the citizen's words."""
     today = today_uk()
     name = names.get(case.organisation, case.organisation)
-    found = None
-    if case.state not in ("responded", "refused", "answered", "closed"):
-        found = case.deadline(today)
+    found = case.deadline(today)
     due = found.due if found and not found.stopped else None
     summary = wording.describe_case(case.kind, case.state, name, due)
     if case.state == "refused":

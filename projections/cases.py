@@ -14,7 +14,7 @@ the view computes them again, and the API always computes what it shows from the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -28,7 +28,7 @@ from ledger.domain.dsar import AccessQuery, SubjectAccessRequest
 from ledger.domain.registry import Organisation
 from ledger.dsar.clock import Deadline, Pause, Request, deadline
 from ledger.dsar.holidays import Calendar, Nation, bundled_calendar
-from ledger.dsar.rules import QUERY, REQUEST, CaseFacts, State
+from ledger.dsar.rules import OPEN_STATES, QUERY, REQUEST, CaseFacts, State
 from projections.view import Projection
 from projections.wording import UK
 
@@ -107,54 +107,65 @@ class CaseRow:
 
     def deadline(self, today: date, calendar: Calendar | None = None) -> Deadline | None:
         """The case's deadline as of ``today``; None while the clock has not started
-        (identity asked for and not yet received)."""
-        return case_deadline(
-            kind=self.kind,
-            received_at=self.received_at,
-            identity_required=self.identity_required,
-            identity_at=self.identity_at,
-            pauses=self.pauses,
-            extension_months=int(self.extension["months"]) if self.extension else 0,
-            nation=self.nation,
-            today=today,
-            calendar=calendar,
+        (identity asked for and not yet received), and once the case is no longer open
+        (answered or closed)."""
+        facts = self.facts
+        if facts.state not in OPEN_STATES or facts.state is State.AWAITING_IDENTITY:
+            return None
+        months = int(self.extension["months"]) if self.extension else 0
+        request = Request(
+            received=uk_day(self.received_at),
+            identity_verified=uk_day(self.identity_at) if self.identity_at else None,
+            pauses=tuple(
+                Pause(date.fromisoformat(asked), date.fromisoformat(answered) if answered else None)
+                for asked, answered in self.pauses
+                if asked
+            ),
+            extended=months > 0,
+            extension_months=months or 2,
         )
-
-
-def case_deadline(
-    *,
-    kind: str,
-    received_at: datetime,
-    identity_required: bool,
-    identity_at: datetime | None,
-    pauses: list[list[str | None]],
-    extension_months: int,
-    nation: str,
-    today: date,
-    calendar: Calendar | None = None,
-) -> Deadline | None:
-    if kind == REQUEST and identity_required and identity_at is None:
-        return None
-    request = Request(
-        received=uk_day(received_at),
-        identity_verified=uk_day(identity_at) if identity_at else None,
-        pauses=tuple(
-            Pause(date.fromisoformat(asked), date.fromisoformat(answered) if answered else None)
-            for asked, answered in pauses
-            if asked
-        ),
-        extended=extension_months > 0,
-        extension_months=extension_months or 2,
-    )
-    try:
-        chosen = Nation(nation)
-    except ValueError:
-        chosen = DEFAULT_NATION
-    return deadline(request, chosen, calendar or bundled_calendar(), today=today)
+        try:
+            nation = Nation(self.nation)
+        except ValueError:
+            nation = DEFAULT_NATION
+        return deadline(request, nation, calendar or bundled_calendar(), today=today)
 
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+FIELDS = tuple(f.name for f in fields(CaseRow))
+# What later events of a case change (the rest is fixed when it is opened).
+CHANGING = (
+    "identity_at",
+    "pauses",
+    "extension",
+    "outcome",
+    "outcome_detail",
+    "closed",
+    "state",
+    "due",
+    "calendar",
+    "changed_at",
+)
+_JSONB = frozenset({"pauses", "extension", "outcome_detail"})
+
+
+def _stored(case: CaseRow, calendar: Calendar) -> tuple[Any, ...]:
+    """The case's row as the table keeps it, in column order: its state and the due date
+    to sort by derived from its facts (with the calendar's fingerprint), jsonb members as
+    JSON text."""
+    derived = replace(
+        case,
+        state=str(case.facts.state),
+        due=_sort_due(case, calendar),
+        calendar=calendar.fingerprint,
+    )
+    return tuple(
+        _json(value) if name in _JSONB and value is not None else value
+        for name, value in ((name, getattr(derived, name)) for name in FIELDS)
+    )
 
 
 class CasesProjection(Projection):
@@ -213,7 +224,7 @@ class CasesProjection(Projection):
             ).fetchall()
             for record in rows:
                 case = CaseRow.from_record(record)
-                self._store_due(curs, case.case_id, _sort_due(case, calendar), calendar)
+                self._update(curs, case, {}, case.changed_at)
         return len(rows)
 
     @singledispatchmethod
@@ -373,38 +384,13 @@ class CasesProjection(Projection):
             opened_position=position,
             changed_at=event.at,
         )
-        state = case.facts.state
         curs.execute(
             self.sql(
                 f"INSERT INTO {{s}}.cases ({COLUMNS}) VALUES ("  # noqa: S608
-                + ", ".join(["%s"] * len(CaseRow.__dataclass_fields__))
+                + ", ".join(["%s"] * len(FIELDS))
                 + ") ON CONFLICT DO NOTHING"
             ),
-            (
-                case.case_id,
-                case.kind,
-                case.organisation,
-                case.reference,
-                case.subject_key,
-                case.received_at,
-                case.channel,
-                case.requester,
-                case.identity_required,
-                None,
-                _json([]),
-                None,
-                None,
-                None,
-                False,
-                case.about_position,
-                case.concern,
-                case.nation,
-                str(state),
-                _sort_due(case, calendar),
-                calendar.fingerprint,
-                position,
-                event.at,
-            ),
+            _stored(case, calendar),
         )
 
     def _case(self, curs: Cursor[Any], case_id: UUID) -> CaseRow | None:
@@ -417,38 +403,14 @@ class CasesProjection(Projection):
     def _update(
         self, curs: Cursor[Any], case: CaseRow, changes: dict[str, Any], at: datetime
     ) -> None:
-        values = {name: getattr(case, name) for name in CaseRow.__dataclass_fields__}
-        values.update(changes)
-        values["changed_at"] = max(at, case.changed_at)
-        updated = CaseRow(**values)
-        calendar = bundled_calendar()
+        updated = replace(case, **changes, changed_at=max(at, case.changed_at))
+        stored = dict(zip(FIELDS, _stored(updated, bundled_calendar()), strict=True))
         curs.execute(
             self.sql(
-                "UPDATE {s}.cases SET identity_at = %s, pauses = %s, extension = %s, "
-                "outcome = %s, outcome_detail = %s, closed = %s, state = %s, due = %s, "
-                "calendar = %s, changed_at = %s WHERE case_id = %s"
+                f"UPDATE {{s}}.cases SET ({', '.join(CHANGING)}) = "  # noqa: S608
+                f"({', '.join(['%s'] * len(CHANGING))}) WHERE case_id = %s"
             ),
-            (
-                updated.identity_at,
-                _json(updated.pauses),
-                _json(updated.extension) if updated.extension is not None else None,
-                updated.outcome,
-                _json(updated.outcome_detail) if updated.outcome_detail is not None else None,
-                updated.closed,
-                str(updated.facts.state),
-                _sort_due(updated, calendar),
-                calendar.fingerprint,
-                updated.changed_at,
-                updated.case_id,
-            ),
-        )
-
-    def _store_due(
-        self, curs: Cursor[Any], case_id: UUID, due: date | None, calendar: Calendar
-    ) -> None:
-        curs.execute(
-            self.sql("UPDATE {s}.cases SET due = %s, calendar = %s WHERE case_id = %s"),
-            (due, calendar.fingerprint, case_id),
+            (*(stored[name] for name in CHANGING), case.case_id),
         )
 
     def _history(
@@ -473,8 +435,6 @@ def _sort_due(case: CaseRow, calendar: Calendar) -> date | None:
     """The due date the queue sorts by: for a paused case, as if the answer came the day
     it was asked for (the earliest it can be); None before the clock starts, and for a
     case no longer open."""
-    if case.facts.state in (State.RESPONDED, State.REFUSED, State.ANSWERED, State.CLOSED):
-        return None
     pauses = case.pauses
     if pauses and pauses[-1][1] is None:
         today = date.fromisoformat(str(pauses[-1][0]))

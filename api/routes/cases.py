@@ -81,8 +81,6 @@ def _organisation(principal: Any) -> str:
 
 
 def deadline_of(case: CaseRow, today: date) -> Deadline | None:
-    if case.facts.state in (State.RESPONDED, State.REFUSED, State.ANSWERED, State.CLOSED):
-        return None
     found = case.deadline(today)
     if found is None:
         return None
@@ -308,21 +306,33 @@ async def open_request(
     return response
 
 
-async def _act(
-    request: Request,
-    views: Views,
-    principal: Any,
-    reference: str,
-    action: Action,
-    kind: str,
-    event_type: str,
-    fields: dict[str, Any],
-    at: datetime | None,
-    reason: str | None = None,
-) -> JSONResponse:
-    case = await _case(views, principal, kind, reference)
+# The event each action records.
+EVENT_TYPES: dict[Action, str] = {
+    Action.VERIFY_IDENTITY: SAR_IDENTITY_VERIFIED,
+    Action.REQUEST_CLARIFICATION: SAR_CLARIFICATION_REQUESTED,
+    Action.RECEIVE_CLARIFICATION: SAR_CLARIFICATION_RECEIVED,
+    Action.EXTEND: SAR_EXTENDED,
+    Action.RESPOND: SAR_RESPONDED,
+    Action.REFUSE: SAR_REFUSED,
+    Action.CLOSE: SAR_CLOSED,
+    Action.DECIDE_REDACTION: SAR_REDACTION_DECIDED,
+    Action.ANSWER: QUERY_ANSWERED,
+}
+
+
+def _kind_of(action: Action) -> str:
+    """The kind of case an action is taken on: a query is answered, a request the rest."""
+    return QUERY if action is Action.ANSWER else REQUEST
+
+
+async def _allowed(
+    views: Views, principal: Any, reference: str, action: Action, reason: str | None = None
+) -> CaseRow:
+    """The officer's organisation's case, if ``action`` may be taken on it today; a 404 or
+    409 problem otherwise."""
+    case = await _case(views, principal, _kind_of(action), reference)
     today = today_uk()
-    found = case.deadline(today) if kind == REQUEST else None
+    found = case.deadline(today)
     try:
         check(
             case.facts,
@@ -335,14 +345,42 @@ async def _act(
         raise Problem(
             409, refused.code, "That is not allowed in the case's state", refused.detail
         ) from None
-    key = "query" if kind == QUERY else "case"
+    return case
+
+
+async def _record(
+    request: Request,
+    views: Views,
+    principal: Any,
+    case: CaseRow,
+    action: Action,
+    fields: dict[str, Any],
+    at: datetime | None,
+) -> JSONResponse:
+    """Sign ``action`` on ``case`` as the officer's, record it, and answer the case."""
+    key = "query" if case.kind == QUERY else "case"
     data = {
-        key: {"organisation": case.organisation, "reference": reference},
+        key: {"organisation": case.organisation, "reference": case.reference},
         "officer": principal.subject,
         **fields,
     }
+    event_type = EVENT_TYPES[action]
     position = await emit(request, case.organisation, event_type, data, _when(at), principal)
-    return await _answer(request, views, case.organisation, kind, reference, position)
+    return await _answer(request, views, case.organisation, case.kind, case.reference, position)
+
+
+async def _act(
+    request: Request,
+    views: Views,
+    principal: Any,
+    reference: str,
+    action: Action,
+    fields: dict[str, Any],
+    at: datetime | None,
+    reason: str | None = None,
+) -> JSONResponse:
+    case = await _allowed(views, principal, reference, action, reason)
+    return await _record(request, views, principal, case, action, fields, at)
 
 
 @router.post(
@@ -360,8 +398,6 @@ async def identity_verified(
         principal,
         reference,
         Action.VERIFY_IDENTITY,
-        REQUEST,
-        SAR_IDENTITY_VERIFIED,
         fields,
         body.at,
     )
@@ -384,8 +420,6 @@ async def clarification_requested(
         principal,
         reference,
         Action.REQUEST_CLARIFICATION,
-        REQUEST,
-        SAR_CLARIFICATION_REQUESTED,
         {},
         body.at if body else None,
     )
@@ -406,8 +440,6 @@ async def clarification_received(
         principal,
         reference,
         Action.RECEIVE_CLARIFICATION,
-        REQUEST,
-        SAR_CLARIFICATION_RECEIVED,
         {},
         body.at if body else None,
     )
@@ -432,8 +464,6 @@ async def extended(
         principal,
         reference,
         Action.EXTEND,
-        REQUEST,
-        SAR_EXTENDED,
         fields,
         body.at,
         body.reason,
@@ -456,8 +486,6 @@ async def refused(
         principal,
         reference,
         Action.REFUSE,
-        REQUEST,
-        SAR_REFUSED,
         fields,
         body.at,
         body.reason,
@@ -475,8 +503,6 @@ async def closed(
         principal,
         reference,
         Action.CLOSE,
-        REQUEST,
-        SAR_CLOSED,
         {},
         body.at if body else None,
     )
@@ -500,8 +526,6 @@ async def redaction(
         principal,
         reference,
         Action.DECIDE_REDACTION,
-        REQUEST,
-        SAR_REDACTION_DECIDED,
         fields,
         body.at,
         body.reason,
@@ -521,8 +545,6 @@ async def answer_query(
         principal,
         reference,
         Action.ANSWER,
-        QUERY,
-        QUERY_ANSWERED,
         fields,
         body.at,
         body.explanation,
@@ -539,13 +561,7 @@ async def responded(
     inclusion proofs; keeps it for the requester to download; and records its SHA-256 in
     the ``responded`` event."""
     body = body or Respond.model_validate({})
-    case = await _case(views, principal, REQUEST, reference)
-    try:
-        check(case.facts, Action.RESPOND, today=today_uk())
-    except NotAllowed as refused:
-        raise Problem(
-            409, refused.code, "That is not allowed in the case's state", refused.detail
-        ) from None
+    case = await _allowed(views, principal, reference, Action.RESPOND)
     decisions = await case_view.redactions(views, case.case_id)
     names = await views.organisation_names([case.organisation])
     try:
@@ -566,17 +582,7 @@ async def responded(
             "redactions": bundle.redactions,
         }
     }
-    return await _act(
-        request,
-        views,
-        principal,
-        reference,
-        Action.RESPOND,
-        REQUEST,
-        SAR_RESPONDED,
-        fields,
-        body.at,
-    )
+    return await _record(request, views, principal, case, Action.RESPOND, fields, body.at)
 
 
 BundleForm = Annotated[str, Query(alias="format", pattern="^(json|html|pdf)$")]

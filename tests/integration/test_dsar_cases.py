@@ -410,3 +410,38 @@ def test_an_official_is_disclosed_only_by_an_officers_recorded_decision(
     bundle = api.get(url + "/bundle", headers=dwp).text
     assert "staff-0042" in bundle  # disclosed, as the officer decided, with the reason
     assert "the requester knows them" in bundle
+
+
+def test_due_dates_are_computed_again_when_the_calendar_changes(
+    settings: Settings, world: dict[str, Any]
+) -> None:
+    """A bank holiday announced late moves deadlines already running: the view keeps the
+    fingerprint of the calendar each sort key was computed with, and computes again those
+    computed with another."""
+    import psycopg
+
+    from projections.cases import CasesProjection
+
+    api: TestClient = world["api"]
+    opened = ok(
+        api.post(
+            "/v1/dsar/requests",
+            json={"subject": ALEX, "channel": "post", "identity_required": False},
+            headers=officer(settings),
+        ),
+        201,
+    )
+    with psycopg.connect(settings.database_url) as conn:
+        conn.execute(
+            "UPDATE cases.cases SET calendar = 'an older calendar', due = NULL "
+            "WHERE reference = %s",
+            (opened["reference"],),
+        )
+        conn.commit()
+        assert CasesProjection().outdated(conn)
+        conn.rollback()
+        assert CasesProjection().recompute(conn) == 1
+        due = conn.execute(
+            "SELECT due FROM cases.cases WHERE reference = %s", (opened["reference"],)
+        ).fetchone()
+    assert due is not None and due[0].isoformat() == opened["due"]
