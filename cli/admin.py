@@ -14,12 +14,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger_emitter import SigningKey, b64url, b64url_decode, key_id_for
 
 from ledger.nations import ENGLAND_AND_WALES, NATIONS
 from ledger.settings import Settings
+
+if TYPE_CHECKING:  # imported when used: `ledger --help` stays quick
+    from ledger.administration import Administration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -50,8 +53,20 @@ def _read_key(path: Path) -> SigningKey:
     return SigningKey(bytes.fromhex(path.read_text().strip()))
 
 
+def administrators(settings: Settings, args: argparse.Namespace) -> Administration | None:
+    """The administrators, with the key ``--admin-key`` names (in development, the derived
+    one); None after saying why that key cannot be used (the command exits 2)."""
+    from ledger.administration import Administration
+
+    try:
+        return Administration.from_settings(settings, args.admin_key)
+    except (OSError, ValueError) as exc:
+        print(f"ledger: --admin-key: {exc}", file=sys.stderr)
+        return None
+
+
 def _services_register(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.administration import Administration, AdministrationRefused, UnknownOrganisation
+    from ledger.administration import AdministrationRefused, UnknownOrganisation
     from ledger.catalogue import CATALOGUE
 
     unknown = [t for t in args.types if t not in CATALOGUE]
@@ -65,10 +80,8 @@ def _services_register(settings: Settings, args: argparse.Namespace) -> int:
         if args.public_key
         else None
     )
-    try:
-        administration = Administration.from_settings(settings, args.admin_key)
-    except (OSError, ValueError) as exc:
-        print(f"ledger: --admin-key: {exc}", file=sys.stderr)
+    administration = administrators(settings, args)
+    if administration is None:
         return EXIT_USAGE
     try:
         if args.organisation_name:

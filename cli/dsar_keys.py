@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.admin import administrators
 from ledger.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -54,17 +55,15 @@ def _printed(key: Any, **more: Any) -> None:
 
 
 def _enable(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.administration import Administration, AdministrationRefused, UnknownOrganisation
+    from ledger.administration import AdministrationRefused, UnknownOrganisation
     from ledger.dsar.keys import DsarSourceTaken, enable
     from ledger.keyring import Keyring
 
     organisation = _organisation(args)
     if organisation is None:
         return EXIT_USAGE
-    try:
-        administration = Administration.from_settings(settings, args.admin_key)
-    except (OSError, ValueError) as exc:
-        print(f"ledger: --admin-key: {exc}", file=sys.stderr)
+    administration = administrators(settings, args)
+    if administration is None:
         return EXIT_USAGE
     try:
         enabled = enable(administration, Keyring.from_settings(settings), organisation)
@@ -96,17 +95,15 @@ def _enable(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rotate(settings: Settings, args: argparse.Namespace) -> int:
-    from ledger.administration import Administration, AdministrationRefused
+    from ledger.administration import AdministrationRefused
     from ledger.dsar.keys import DsarNotEnabled, rotate
     from ledger.keyring import Keyring
 
     organisation = _organisation(args)
     if organisation is None:
         return EXIT_USAGE
-    try:
-        administration = Administration.from_settings(settings, args.admin_key)
-    except (OSError, ValueError) as exc:
-        print(f"ledger: --admin-key: {exc}", file=sys.stderr)
+    administration = administrators(settings, args)
+    if administration is None:
         return EXIT_USAGE
     try:
         key = rotate(administration, Keyring.from_settings(settings), organisation)
