@@ -30,8 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import report_quiet  # noqa: E402
 from bench.rebuild import fresh_database  # noqa: E402
-from bench.servers import database_url, scratch_home  # noqa: E402
-from cli.supervisor import wait_http  # noqa: E402
+from bench.servers import api_process, database_url, scratch_home  # noqa: E402
 from infra.ports import free_port  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.domain.agreement import DataSharingAgreement  # noqa: E402
@@ -207,7 +206,6 @@ def main() -> None:
     servers = ExitStack()
     home = scratch_home(servers)
     dsn = servers.enter_context(database_url(home))
-    api = None
     try:
         report_quiet()
         settings = fresh_database(dsn, home)
@@ -216,15 +214,7 @@ def main() -> None:
         )
         people = nhs_numbers(args.people)
         seed(settings, people)
-        env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-        api = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{settings.api_port}"
-        wait_http(url + "/healthz", timeout=60)
+        url = servers.enter_context(api_process(settings))
         service = token(settings, "service", organisation="DWP")
         latencies, errors = asyncio.run(
             offer(settings.api_port, service, people, args.rate, args.seconds)
@@ -246,9 +236,6 @@ def main() -> None:
             " (target: within 1 s)"
         )
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=20)
         servers.close()
 
 

@@ -15,10 +15,8 @@ under 50 ms with 100,000 open cases.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -35,8 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import report_quiet  # noqa: E402
 from bench.rebuild import fresh_database  # noqa: E402
-from bench.servers import database_url, scratch_home  # noqa: E402
-from cli.supervisor import wait_http  # noqa: E402
+from bench.servers import api_process, database_url, scratch_home  # noqa: E402
 from infra.ports import free_port  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.domain.dsar import SubjectAccessRequest  # noqa: E402
@@ -111,7 +108,6 @@ def main() -> None:
     servers = ExitStack()
     home = scratch_home(servers)
     dsn = servers.enter_context(database_url(home))
-    api = None
     try:
         report_quiet()
         settings = fresh_database(dsn, home)
@@ -129,15 +125,7 @@ def main() -> None:
             f"{open_cases[0] if open_cases else 0:,} open; case view projected them in "
             f"{projected:.1f} s ({(args.cases * 1.1) / projected:,.0f} cases/s)"
         )
-        env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
-        api = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "api"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{settings.api_port}"
-        wait_http(base + "/healthz", timeout=60)
+        base = servers.enter_context(api_process(settings))
         officer = token(settings, "dsar-officer", organisation="DWP")
         soon = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
         queries = [
@@ -173,9 +161,6 @@ def main() -> None:
                 f"  {name:<14} p50 {statistics.median(taken):5.1f} ms  p99 {p(0.99, taken):5.1f} ms"
             )
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=20)
         servers.close()
 
 

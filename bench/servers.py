@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -12,6 +13,9 @@ from pathlib import Path
 
 from infra.broker import EmbeddedBroker
 from infra.postgres import EmbeddedPostgres
+from ledger.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
@@ -55,3 +59,25 @@ def scratch_home(servers: ExitStack, keep: bool = False) -> Path:
 
     servers.callback(remove_unless_failing)
     return home
+
+
+@contextmanager
+def api_process(settings: Settings) -> Iterator[str]:
+    """One `ledger api` process (one uvicorn worker) on ``settings``: its base URL, once
+    it answers; stopped on the way out."""
+    from cli.supervisor import wait_http
+
+    env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(ROOT)}
+    api = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{settings.api_port}"
+        wait_http(url + "/healthz", timeout=60)
+        yield url
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
