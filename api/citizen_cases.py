@@ -30,8 +30,6 @@ def _steps(case: CaseRow, history: list[dict[str, Any]], name: str) -> list[str]
         step = row["step"]
         if step == "redaction-decided":
             continue  # the officer's working, shown in the response itself
-        if case.kind == QUERY:
-            step = {"received": "raised"}.get(step, step)
         detail = {"change": step}
         if step == "answered" and case.outcome_detail:
             detail["explanation"] = case.outcome_detail.get("explanation", "")

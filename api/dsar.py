@@ -11,16 +11,20 @@ from typing import Any
 import orjson
 import psycopg
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from ledger_emitter import canonical
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import Problem
+from api.schemas.cases import Accepted
 from ledger.dsar.bundle import Case, Controller, ResponseBundle
 from ledger.dsar.keys import DsarNotEnabled, DsarSigners
 from ledger.dsar.redaction import RedactionDecision
 from ledger.incoming import Direct, HttpRequest, Incoming, Origin, Status
 from ledger.refusals import Reason
 from ledger.transparency.store import BUNDLES_TABLE
+from projections import cases as case_view
 from projections.cases import CaseRow, uk_day
 from projections.dsar_search import assemble_bundle
 from projections.wording import UK
@@ -162,6 +166,45 @@ def build_bundle_for(
             ),
         )
     return bundle
+
+
+async def case_once_shown(
+    request: Request,
+    position: int,
+    organisation: str,
+    kind: str,
+    reference: str,
+    views: tuple[str, ...] = ("cases",),
+) -> CaseRow | None:
+    """The case as the case view shows it once ``views`` have applied the ledger
+    ``position`` an action was recorded at; None if they have not within the
+    read-your-writes bound (``LEDGER_READ_WAIT_SECONDS``)."""
+    reader = request.app.state.views
+    if not await reader.reached(position, views, request.app.state.settings.read_wait_seconds):
+        return None
+    return await case_view.case_by_reference(reader, organisation, kind, reference)
+
+
+def shown(body: BaseModel, position: int, status: int = 200) -> JSONResponse:
+    """A case as it now stands, with the ledger position its last action was recorded at."""
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=status,
+        headers={"Ledger-Position": str(position)},
+    )
+
+
+def accepted(reference: str, position: int) -> JSONResponse:
+    """202: the action is recorded in the ledger, and the view has not shown it yet."""
+    return shown(
+        Accepted(
+            reference=reference,
+            position=position,
+            detail="Recorded in the ledger; it will show shortly",
+        ),
+        position,
+        202,
+    )
 
 
 async def stored_bundle(request: Request, sha256: str) -> ResponseBundle | None:

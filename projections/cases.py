@@ -44,7 +44,7 @@ STEPS: dict[type, str] = {
     SubjectAccessRequest.Refused: "refused",
     SubjectAccessRequest.Closed: "closed",
     SubjectAccessRequest.RedactionDecided: "redaction-decided",
-    AccessQuery.Raised: "received",
+    AccessQuery.Raised: "raised",
     AccessQuery.Answered: "answered",
 }
 

@@ -27,9 +27,12 @@ from api.deps import Day, Pseudonyms, Views, parse_subject
 from api.dsar import (
     BUNDLE_MEDIA,
     COMPLAINT_RIGHTS,
+    accepted,
     build_bundle_for,
     bundle_response,
+    case_once_shown,
     emit,
+    shown,
     stored_bundle,
     today_uk,
 )
@@ -239,24 +242,10 @@ async def query_case(reference: str, principal: Officer, views: Views) -> CaseVi
 async def _answer(
     request: Request, views: Views, organisation: str, kind: str, reference: str, position: int
 ) -> JSONResponse:
-    settings = request.app.state.settings
-    if await views.reached(position, ("cases",), settings.read_wait_seconds):
-        found = await case_view.case_by_reference(views, organisation, kind, reference)
-        if found is not None:
-            body = await case_view_of(views, found, today_uk())
-            return JSONResponse(
-                body.model_dump(mode="json"), headers={"Ledger-Position": str(position)}
-            )
-    accepted = Accepted(
-        reference=reference,
-        position=position,
-        detail="Recorded in the ledger; the case view will show it shortly",
-    )
-    return JSONResponse(
-        accepted.model_dump(mode="json"),
-        status_code=202,
-        headers={"Ledger-Position": str(position)},
-    )
+    found = await case_once_shown(request, position, organisation, kind, reference)
+    if found is None:
+        return accepted(reference, position)
+    return shown(await case_view_of(views, found, today_uk()), position)
 
 
 def _when(at: datetime | None) -> datetime:

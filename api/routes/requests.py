@@ -17,7 +17,14 @@ from fastapi.responses import JSONResponse
 
 from api.citizen_cases import citizen_case, record_query, record_request
 from api.deps import ORGANISATION, OwnSubject, Views
-from api.dsar import BUNDLE_MEDIA, bundle_response, stored_bundle
+from api.dsar import (
+    BUNDLE_MEDIA,
+    accepted,
+    bundle_response,
+    case_once_shown,
+    shown,
+    stored_bundle,
+)
 from api.problems import Problem, problem_responses
 from api.schemas.cases import Accepted, CitizenCase, CitizenCases, CitizenOpens, CitizenQuery
 from ledger.dsar.rules import QUERY, REQUEST
@@ -51,18 +58,13 @@ async def _answer(
     reference: str,
     position: int,
 ) -> JSONResponse:
-    settings = request.app.state.settings
-    headers = {"Ledger-Position": str(position)}
-    if await views.reached(position, ("cases", "timeline"), settings.read_wait_seconds):
-        found = await case_view.case_by_reference(views, organisation, kind, reference)
-        if found is not None and found.subject_key == subject.key:
-            names = await views.organisation_names([organisation])
-            body = await citizen_case(views, found, names)
-            return JSONResponse(body.model_dump(mode="json"), status_code=201, headers=headers)
-    accepted = Accepted(
-        reference=reference, position=position, detail="Recorded; it will show shortly"
+    found = await case_once_shown(
+        request, position, organisation, kind, reference, ("cases", "timeline")
     )
-    return JSONResponse(accepted.model_dump(mode="json"), status_code=202, headers=headers)
+    if found is None or found.subject_key != subject.key:
+        return accepted(reference, position)
+    names = await views.organisation_names([organisation])
+    return shown(await citizen_case(views, found, names), position, 201)
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
