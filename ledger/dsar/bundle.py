@@ -151,6 +151,7 @@ class ResponseBundle:
             return render.pdf(self.document, self.sha256)
 
 
+@paused()
 def build_bundle(
     *,
     controller: Controller,
@@ -169,35 +170,9 @@ def build_bundle(
     ``names`` gives organisations' names by code; ``disclose(position, field)`` gives
     the value shown for a third-party field an officer decided to disclose (it is never
     called for a withheld one); ``not_yet_sealed`` counts the records the search found
-    that ``head`` does not cover yet, which the bundle leaves out and says so.
+    that ``head`` does not cover yet, which the bundle leaves out and says so. Built with
+    the collector paused: a few million objects, none in a cycle (ledger.collector).
     """
-    with paused():  # a few million objects, none in a cycle (ledger.collector)
-        return _build(
-            controller,
-            case,
-            items,
-            head,
-            signer,
-            names,
-            generated_at,
-            decisions,
-            disclose,
-            not_yet_sealed,
-        )
-
-
-def _build(
-    controller: Controller,
-    case: Case,
-    items: Sequence[SubjectItem],
-    head: SignedTreeHead,
-    signer: LogSigner,
-    names: Mapping[str, str],
-    generated_at: datetime,
-    decisions: Sequence[RedactionDecision],
-    disclose: Callable[[int, str], str] | None,
-    not_yet_sealed: int,
-) -> ResponseBundle:
     signer.key.verify(head.head, head.signature)
     size = head.head.tree_size
     for item in items:
