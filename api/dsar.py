@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from api.problems import Problem
 from api.schemas.cases import Accepted
 from ledger.dsar.bundle import Case, Controller, ResponseBundle
-from ledger.dsar.keys import DsarNotEnabled, DsarSigners
 from ledger.dsar.redaction import RedactionDecision
+from ledger.held_keys import HeldSigners, NotEnabled
 from ledger.incoming import Direct, HttpRequest, Incoming, Origin, Status
 from ledger.refusals import Reason
 from ledger.transparency.store import BUNDLES_TABLE
@@ -54,6 +54,13 @@ def today_uk() -> date:
     return datetime.now(UK).date()
 
 
+# Why an organisation holds no key of a held service, in the words of an API answer.
+NOT_ENABLED = {
+    "dsar": "This organisation does not run its requests through the ledger",
+    "portal": "This organisation does not take changes made online through the ledger",
+}
+
+
 async def emit(
     request: Request,
     organisation: str,
@@ -61,10 +68,12 @@ async def emit(
     data: dict[str, Any],
     at: datetime,
     principal: Any = None,
+    signers: HeldSigners | None = None,
 ) -> int:
-    """Sign ``data`` as an event of ``organisation``'s DSAR service and record it through
-    the write path; its ledger position, or a problem saying why it was refused."""
-    signers: DsarSigners = request.app.state.dsar
+    """Sign ``data`` as an event of ``organisation``'s DSAR service (or of the held
+    service ``signers`` sign for) and record it through the write path; its ledger
+    position, or a problem saying why it was refused."""
+    signers = signers or request.app.state.dsar
     write_path = request.app.state.write_path
     origin: Origin = Direct()
     if principal is not None and principal.organisation:
@@ -76,12 +85,13 @@ async def emit(
     for attempt in (1, 2):
         try:
             emitter = await run_in_threadpool(signers.emitter, organisation)
-        except DsarNotEnabled:
+        except NotEnabled:
+            kind = signers.service.kind
             raise Problem(
                 409,
-                "dsar-not-enabled",
-                "This organisation does not run its requests through the ledger",
-                "an administrator enables it with `ledger dsar enable CODE`",
+                f"{kind}-not-enabled",
+                NOT_ENABLED[kind],
+                f"an administrator enables it with `ledger {kind} enable CODE`",
             ) from None
         event = emitter.build(event_type, data, event_id=str(uuid.uuid4()), time=at)
         (outcome,) = await run_in_threadpool(

@@ -160,8 +160,9 @@ def register(add: Callable[..., Any]) -> None:
     """Add the ``dsar`` group and its subcommands to the ``ledger`` command line."""
     group = add("dsar", None, "Subject access requests: the statutory clock")
     commands = group.add_subparsers(dest="dsar_command", required=True, metavar="COMMAND")
-    from cli.dsar_keys import add_key_commands
+    from cli.held_keys import add_key_commands
+    from ledger.dsar.keys import DSAR
 
-    add_key_commands(commands)
+    add_key_commands(commands, DSAR, "its DSAR team acts through the API")
     for subcommand in SUBCOMMANDS:
         subcommand(commands)

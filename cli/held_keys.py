@@ -1,13 +1,14 @@
-"""The DSAR service keys the ledger holds: ``enable``, ``rotate`` and ``status``.
+"""The service keys the ledger holds: ``enable``, ``rotate`` and ``status``.
 
-``enable ORG`` registers the organisation's DSAR service and its first key, as events
-the administrators' key signs; ``rotate ORG`` registers the next generation of the key
-and retires the current one from now; ``status [ORG]`` says which organisations hold a
-key, its key id and generation. The keys are derived from the ledger secret
-(``ledger.dsar.keys``): nothing to keep but the secret itself.
+``enable ORG`` registers the organisation's service of a held kind (its DSAR team's,
+its citizen portal's) and its first key, as events the administrators' key signs;
+``rotate ORG`` registers the next generation of the key and retires the current one
+from now; ``status [ORG]`` says which organisations hold a key, its key id and
+generation. The keys are derived from the ledger secret (``ledger.held_keys``): nothing
+to keep but the secret itself.
 
-They belong to the ``ledger dsar`` group (``cli/dsar.py``): ``add_key_commands(subcommands)``
-adds them to its subparsers.
+They belong to the groups of each kind (``ledger dsar``, ``ledger portal``):
+``add_key_commands(subcommands, service)`` adds them to a group's subparsers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.admin import administrators
+from ledger.held_keys import HeldService
 from ledger.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -56,9 +58,10 @@ def _printed(key: Any, **more: Any) -> None:
 
 def _enable(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.administration import AdministrationRefused, UnknownOrganisation
-    from ledger.dsar.keys import DsarSourceTaken, enable
+    from ledger.held_keys import SourceTaken, enable
     from ledger.keyring import Keyring
 
+    service: HeldService = args.held
     organisation = _organisation(args)
     if organisation is None:
         return EXIT_USAGE
@@ -66,7 +69,7 @@ def _enable(settings: Settings, args: argparse.Namespace) -> int:
     if administration is None:
         return EXIT_USAGE
     try:
-        enabled = enable(administration, Keyring.from_settings(settings), organisation)
+        enabled = enable(service, administration, Keyring.from_settings(settings), organisation)
     except UnknownOrganisation:
         print(
             f"ledger: organisation {organisation} is not registered; register it first "
@@ -74,14 +77,14 @@ def _enable(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    except (AdministrationRefused, DsarSourceTaken) as exc:
+    except (AdministrationRefused, SourceTaken) as exc:
         print(f"ledger: the ledger refused it: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         administration.close()
     if enabled.missing_types:
         print(
-            f"ledger: note: the DSAR service of {organisation} was registered before "
+            f"ledger: note: the {service.label} service of {organisation} was registered before "
             f"these types existed and may not emit them: {', '.join(enabled.missing_types)}. "
             "The catalogue has no event that amends a service's types (docs/dsar.md).",
             file=sys.stderr,
@@ -96,9 +99,10 @@ def _enable(settings: Settings, args: argparse.Namespace) -> int:
 
 def _rotate(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.administration import AdministrationRefused
-    from ledger.dsar.keys import DsarNotEnabled, rotate
+    from ledger.held_keys import NotEnabled, rotate
     from ledger.keyring import Keyring
 
+    service: HeldService = args.held
     organisation = _organisation(args)
     if organisation is None:
         return EXIT_USAGE
@@ -106,8 +110,8 @@ def _rotate(settings: Settings, args: argparse.Namespace) -> int:
     if administration is None:
         return EXIT_USAGE
     try:
-        key = rotate(administration, Keyring.from_settings(settings), organisation)
-    except DsarNotEnabled as exc:
+        key = rotate(service, administration, Keyring.from_settings(settings), organisation)
+    except NotEnabled as exc:
         print(f"ledger: {exc}; `enable` it first", file=sys.stderr)
         return EXIT_USAGE
     except AdministrationRefused as refused:
@@ -121,7 +125,7 @@ def _rotate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.application import Ledger
-    from ledger.dsar.keys import DsarNotEnabled, DsarSigners
+    from ledger.held_keys import HeldSigners, NotEnabled
     from ledger.keyring import Keyring
 
     organisation = None
@@ -131,11 +135,11 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_USAGE
     ledger = Ledger.from_settings(settings)
     try:
-        signers = DsarSigners(ledger, Keyring.from_settings(settings))
+        signers = HeldSigners(args.held, ledger, Keyring.from_settings(settings))
         if organisation is not None:
             try:
                 _printed(signers.current(organisation))
-            except DsarNotEnabled as exc:
+            except NotEnabled as exc:
                 print(f"ledger: {exc}", file=sys.stderr)
                 return EXIT_FAILED
             return EXIT_OK
@@ -143,7 +147,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         for code in _registered_organisations(ledger):
             try:
                 held.append(signers.current(code))
-            except DsarNotEnabled:
+            except NotEnabled:
                 continue
     finally:
         ledger.close()
@@ -191,36 +195,39 @@ def _admin_key(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_key_commands(subcommands: Any) -> None:
-    """Add ``enable``, ``rotate`` and ``status`` to an argparse subparsers object
-    (each sets ``handler(settings, args) -> int``)."""
+def add_key_commands(subcommands: Any, service: HeldService, what: str) -> None:
+    """Add ``enable``, ``rotate`` and ``status`` of ``service`` to an argparse
+    subparsers object (each sets ``handler(settings, args) -> int``); ``what`` says what
+    the organisation's people do through the service ("its DSAR team acts through the
+    API")."""
+    label, source = service.label, service.source("<org>")
     enable = subcommands.add_parser(
         "enable",
-        help="Hold a DSAR service key for ORG: its DSAR team acts through the API",
-        description="Register ORG's DSAR service (urn:ledger:service:<org>:dsar) for every "
-        "sar- and query- type of the catalogue, and its first signing key, derived from the "
+        help=f"Hold a {label} service key for ORG: {what}",
+        description=f"Register ORG's {label} service ({source}) for the event types "
+        f"{', '.join(service.event_types())}, and its first signing key, derived from the "
         "ledger secret; signed by the administrators' key. Running it again records nothing.",
     )
     enable.add_argument("organisation", metavar="ORG", help="organisation code, e.g. DWP")
     _admin_key(enable)
-    enable.set_defaults(handler=_enable)
+    enable.set_defaults(handler=_enable, held=service)
 
     rotate = subcommands.add_parser(
         "rotate",
-        help="Replace ORG's DSAR service key by its next generation, from now",
-        description="Register the next generation of ORG's DSAR key with a key-rotated "
+        help=f"Replace ORG's {label} service key by its next generation, from now",
+        description=f"Register the next generation of ORG's {label} key with a key-rotated "
         "event the administrators' key signs: the current key is retired from now; what "
         "it signed before stays valid. Running API processes notice it by themselves.",
     )
     rotate.add_argument("organisation", metavar="ORG", help="organisation code, e.g. DWP")
     _admin_key(rotate)
-    rotate.set_defaults(handler=_rotate)
+    rotate.set_defaults(handler=_rotate, held=service)
 
     status = subcommands.add_parser(
         "status",
-        help="Which organisations hold a DSAR service key: key id and generation",
-        description="Print, as JSON, the DSAR service key of ORG (exit 1 if it holds none), "
-        "or of every organisation that holds one.",
+        help=f"Which organisations hold a {label} service key: key id and generation",
+        description=f"Print, as JSON, the {label} service key of ORG (exit 1 if it holds "
+        "none), or of every organisation that holds one.",
     )
     status.add_argument("organisation", metavar="ORG", nargs="?", help="organisation code")
-    status.set_defaults(handler=_status)
+    status.set_defaults(handler=_status, held=service)
