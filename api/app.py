@@ -32,7 +32,9 @@ from api.routes import agreements, cases, consents, decisions, oversight, reques
 from api.routes import events as event_routes
 from api.routes import log as log_routes
 from api.schemas.operations import Liveness, Readiness
+from ledger.choices import PORTAL
 from ledger.dsar.keys import DsarSigners
+from ledger.held_keys import HeldSigners
 from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.reader import LogReader
@@ -71,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.log = LogReader.from_settings(settings)
         app.state.write_path = WritePath.from_settings(settings)
         app.state.dsar = DsarSigners(app.state.write_path.ledger, app.state.keyring)
+        app.state.portal = HeldSigners(PORTAL, app.state.write_path.ledger, app.state.keyring)
         app.state.log_signer = signer_from_settings(settings)
         gc.freeze()  # start-up objects leave the collector's view: shorter pauses under load
         yield

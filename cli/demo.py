@@ -6,6 +6,7 @@ new: the ledger's idempotency at work. One forged event shows a refusal.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -18,8 +19,10 @@ from typing import Any
 
 from ledger_emitter import Delivered, Emitter, KafkaTransport, SigningKey
 
+from ledger import held_keys
 from ledger.administration import Administration
-from ledger.catalogue import DATA_ACCESSED
+from ledger.catalogue import CONSENT_GIVEN, DATA_ACCESSED
+from ledger.choices import PORTAL
 from ledger.dsar import keys as dsar_keys
 from ledger.keyring import Keyring
 from ledger.nations import ENGLAND_AND_WALES
@@ -114,6 +117,35 @@ ACCESSES = [
     ),
 ]
 
+# Services that collect consents, and the consents Alex gave through them:
+# (citizen, source, days ago, purpose code, purpose text, categories, article 9, method).
+CONSENT_SERVICES = {
+    "urn:ledger:service:nhse:nhs-app": ("NHSE", "NHS App"),
+    "urn:ledger:service:leeds:my-account": ("LEEDS", "Leeds City Council online account"),
+}
+CONSENTS = [
+    (
+        "Alex",
+        "urn:ledger:service:nhse:nhs-app",
+        40,
+        "research",
+        "for research that could improve care",
+        ["health"],
+        "explicit-consent",
+        "app",
+    ),
+    (
+        "Alex",
+        "urn:ledger:service:leeds:my-account",
+        15,
+        "support-offers",
+        "to tell you about local support schemes you may be able to get",
+        ["contact details", "household"],
+        None,
+        "online",
+    ),
+]
+
 CATEGORY_TEXT = {
     "benefits": "your benefit claim details",
     "health": "your health records",
@@ -163,25 +195,50 @@ def _access_data(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+def _consent_data(row: tuple[Any, ...]) -> dict[str, Any]:
+    citizen, source, _, code, text, categories, article9, method = row
+    scheme, _, value = CITIZENS[citizen].partition(":")
+    notice = f"{CONSENT_SERVICES[source][1]}: privacy notice for {code}, version 2026-01"
+    return {
+        "subjects": [{"scheme": scheme, "value": value}],
+        "controller": CONSENT_SERVICES[source][0],
+        "purposes": [{"code": code, "text": text}],
+        "data_categories": [
+            {"code": c.replace(" ", "-"), "text": CATEGORY_TEXT[c]} for c in categories
+        ],
+        "lawful_basis": {"article6": "consent", "article9": article9},
+        "collection": {
+            "method": method,
+            "notice": {"version": "2026-01", "sha256": hashlib.sha256(notice.encode()).hexdigest()},
+        },
+        "expires_at": None,
+    }
+
+
 def register(settings: Settings) -> dict[str, Emitter]:
     """Register organisations, services and keys, signed by the (development)
-    administrators' key, and hold a DSAR service key for each organisation, so its
-    officers can act through the API (idempotent); return an emitter each."""
+    administrators' key, and hold a DSAR and a portal service key for each organisation,
+    so its officers act through the API and its citizens change their choices in the
+    portal (idempotent); return an emitter each."""
     administration = Administration.from_settings(settings)
     keyring = Keyring.from_settings(settings)
     try:
         for code, (name, nation) in ORGANISATIONS.items():
             administration.register_organisation(code, name, nation)
-            enabled = dsar_keys.enable(administration, keyring, code)
-            if enabled.missing_types:
-                log.warning(
-                    "the DSAR service of %s may not emit %s: it was registered before them",
-                    code,
-                    ", ".join(enabled.missing_types),
-                )
+            for held in (dsar_keys.DSAR, PORTAL):
+                enabled = held_keys.enable(held, administration, keyring, code)
+                if enabled.missing_types:
+                    log.warning(
+                        "the %s service of %s may not emit %s: it was registered before them",
+                        held.label,
+                        code,
+                        ", ".join(enabled.missing_types),
+                    )
         emitters = {}
-        for source, (organisation, name) in SERVICES.items():
-            administration.register_service(source, organisation, name, [DATA_ACCESSED])
+        services = [(s, o, n, DATA_ACCESSED) for s, (o, n) in SERVICES.items()]
+        services += [(s, o, n, CONSENT_GIVEN) for s, (o, n) in CONSENT_SERVICES.items()]
+        for source, organisation, name, event_type in services:
+            administration.register_service(source, organisation, name, [event_type])
             key = _service_key(settings.home, source)
             administration.register_key(source, key.public_key, datetime(2020, 1, 1, tzinfo=UTC))
             emitters[source] = Emitter(source, key)
@@ -190,18 +247,36 @@ def register(settings: Settings) -> dict[str, Emitter]:
         administration.close()
 
 
+def _first_day(home: Path) -> datetime:
+    """10:15 on the day the demo was first loaded in this home: the demo's events keep
+    their times, and ids, when it is loaded again on a later day."""
+    path = home / "demo-keys" / "first-day"
+    if not path.exists():
+        path.write_text(datetime.now(UTC).date().isoformat())
+    day = datetime.fromisoformat(path.read_text().strip())
+    return day.replace(hour=10, minute=15, tzinfo=UTC)
+
+
 def load_demo(settings: Settings, api_url: str) -> None:
     emitters = register(settings)
     transport = KafkaTransport(settings.kafka_bootstrap, settings.topic_submissions)
-    today = datetime.now(UTC).replace(hour=10, minute=15, second=0, microsecond=0)
-    for index, row in enumerate(ACCESSES):
-        emitter = emitters[_source_for(row[1])]
+    today = _first_day(settings.home)
+    events = [
+        (_source_for(row[1]), DATA_ACCESSED, _access_data(row), f"{index}", row[2])
+        for index, row in enumerate(ACCESSES)
+    ]
+    events += [
+        (row[1], CONSENT_GIVEN, _consent_data(row), f"consent/{index}", row[2])
+        for index, row in enumerate(CONSENTS)
+    ]
+    for source, event_type, data, name, days_ago in events:
+        emitter = emitters[source]
         emitter.transport = transport
         emitter.emit(
-            DATA_ACCESSED,
-            _access_data(row),
-            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"ledger-demo/{index}")),
-            time=today - timedelta(days=row[2]),
+            event_type,
+            data,
+            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"ledger-demo/{name}")),
+            time=today - timedelta(days=days_ago),
         )
     forged = emitters[_source_for("dwp")].build(DATA_ACCESSED, _access_data(ACCESSES[0]))
     forged["data"]["record"] = "medical history"  # altered after signing
@@ -210,8 +285,11 @@ def load_demo(settings: Settings, api_url: str) -> None:
     transport.close()
     _wait_until_taken(settings, delivered)
     tokens = demo_tokens(settings)
-    _wait_for_timeline(api_url, CITIZENS["Alex"], tokens["ALEX"], expected=3)
-    print("\nDemo data loaded through Kafka: 6 signed accesses, and 1 forged event refused.")
+    _wait_for_timeline(api_url, CITIZENS["Alex"], tokens["ALEX"], expected=5)
+    print(
+        "\nDemo data loaded through Kafka: 6 signed accesses, 2 consents, "
+        "and 1 forged event refused."
+    )
     print("Ready-made bearer tokens (development issuer, valid 12 hours):")
     for variable, value in tokens.items():
         print(f"  export {variable}_TOKEN={value}")

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.projections",
     "cli.witness",
     "cli.dsar",
+    "cli.portal",
 )
 
 

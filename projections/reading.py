@@ -153,6 +153,20 @@ class ViewReader:
             {"keys": list(subject_keys)},
         )
 
+    async def purposes_used(
+        self, subject_keys: Sequence[str], limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Each organisation that accessed or shared these subjects' data and the purposes
+        it gave (``organisation``, ``purpose``), by organisation and purpose: what a
+        citizen may object to. Bounded, for a long history."""
+        return await self.rows(
+            "SELECT DISTINCT ON (organisation, detail->'purpose'->>'code') "
+            "organisation, detail->'purpose' AS purpose FROM timeline.entries "
+            "WHERE subject_key = ANY(%s) AND kind IN ('data-accessed', 'data-shared') "
+            "ORDER BY organisation, detail->'purpose'->>'code', position DESC LIMIT %s",
+            (list(subject_keys), limit),
+        )
+
     async def agreements(self, party: str | None = None) -> list[dict[str, Any]]:
         """The register, newest first; only those ``party`` is party to, if given."""
         return await self.rows(

@@ -46,7 +46,7 @@ def describe_access(organisation_name: str, occurred_at: datetime, detail: dict[
     """E.g. 'The Department for Work and Pensions looked at your benefit claim on 3 March
     2026 to process your Universal Credit application.'"""
     verb = ACTIONS.get(detail["action"], detail["action"])
-    purpose = _for(detail["purpose"]["text"])
+    purpose = for_purpose(detail["purpose"]["text"])
     return (
         f"{sentence_start(organisation_name)} {verb} your {_thing(detail['record'])} "
         f"on {day(occurred_at)} {purpose}."
@@ -64,7 +64,7 @@ def describe_categories(categories: list[dict[str, Any]]) -> str:
     return ", ".join(texts[:-1]) + " and " + texts[-1]
 
 
-def _for(purpose: str) -> str:
+def for_purpose(purpose: str) -> str:
     """'to do X' reads as it is ('To do X' too, mid-sentence); 'research and planning'
     becomes 'for research and planning'."""
     purpose = " ".join(purpose.split()).rstrip(".")
@@ -89,7 +89,7 @@ def describe_share(names: dict[str, str], occurred_at: datetime, detail: dict[st
     Customs on 3 March 2026 to check earnings for Universal Credit.'"""
     sender, recipient = _name(names, detail["sender"]), _name(names, detail["recipient"])
     what = describe_categories(detail["data_categories"])
-    purpose = _for(detail["purpose"]["text"])
+    purpose = for_purpose(detail["purpose"]["text"])
     if detail.get("reporter") == "recipient":
         return (
             f"{sentence_start(recipient)} received {what} from {sender} "
@@ -142,7 +142,7 @@ def describe_change(
 ) -> str:
     """A consent, opt-out or request change, as one sentence."""
     org = organisation_name
-    purpose = _for((detail.get("purpose") or {}).get("text", ""))
+    purpose = for_purpose((detail.get("purpose") or {}).get("text", ""))
     change = detail["change"]
     if kind == "consent":
         text = CONSENT_CHANGES[change].format(org=org, purpose=purpose)

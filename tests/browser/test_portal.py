@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.e2e.test_ledger_run import Running, ledger_cli, start_ledger, stop_ledger
 from tests.support.folders import server_dir
@@ -110,7 +110,7 @@ def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page:
 
     expect(page.get_by_role("heading", name="Who has used your data")).to_be_visible()
     sentences = page.locator(".portal-timeline__item p.govuk-body:not(:has(a)):not(:has(strong))")
-    expect(sentences).to_have_count(3)
+    expect(sentences).to_have_count(5)  # three looks at Alex's data, two consents
     assert (
         sentences.nth(0)
         .inner_text()
@@ -131,8 +131,9 @@ def test_the_timeline_filters_by_organisation_kind_and_dates(page: Page) -> None
     page.get_by_label("Organisation").select_option(label="NHS England")
     page.get_by_role("button", name="Apply filters").click()
 
-    expect(page.locator(".portal-timeline__item")).to_have_count(1)
+    expect(page.locator(".portal-timeline__item")).to_have_count(2)
     expect(page.locator(".portal-timeline")).to_contain_text("NHS England looked at your health")
+    expect(page.locator(".portal-timeline")).to_contain_text("You gave consent to NHS England")
     expect(page.get_by_text("Emergency access")).to_be_visible()
     accessible(page)
 
@@ -234,6 +235,107 @@ def test_a_citizen_raises_a_query_about_an_entry_they_do_not_recognise(page: Pag
     expect(page.locator(".govuk-summary-card").first).to_be_visible()
     accessible(page)
     screenshot(page, "your-requests")
+
+
+def _card(page: Page, organisation: str) -> Locator:
+    return page.locator(".govuk-summary-card", has_text=organisation)
+
+
+def test_a_citizen_withdraws_a_consent_and_sees_it_reflected(page: Page) -> None:
+    sign_in(page, "Alex")
+    page.get_by_role("link", name="Your choices").click()
+    expect(page.get_by_role("heading", name="Your choices", exact=True)).to_be_visible()
+    expect(_card(page, "NHS England")).to_contain_text(
+        "You have given consent to NHS England using your data for research that could "
+        "improve care."
+    )
+    accessible(page)
+    screenshot(page, "your-choices")
+
+    _card(page, "NHS England").get_by_role("link", name="Withdraw consent").click()
+    expect(page.locator("h1")).to_have_text("Are you sure you want to withdraw your consent?")
+    accessible(page)
+    page.get_by_role("button", name="Withdraw consent").click()
+
+    expect(page).to_have_url(re.compile(r"/choices$"))
+    banner = page.locator(".govuk-notification-banner--success")
+    expect(banner).to_contain_text("You have withdrawn your consent")
+    expect(banner).to_contain_text("The ledger has recorded this.")
+    expect(_card(page, "NHS England")).to_contain_text("Consent withdrawn")
+    _card(page, "NHS England").get_by_text("History").click()
+    expect(_card(page, "NHS England")).to_contain_text(
+        "You withdrew your consent to NHS England for research that could improve care"
+    )
+    accessible(page)
+    page.goto("/choices")  # the banner is shown once
+    expect(page.locator(".govuk-notification-banner--success")).to_have_count(0)
+    page.goto("/your-data?kind=consent")
+    expect(page.locator(".portal-timeline__item").first).to_contain_text(
+        "You withdrew your consent to NHS England"
+    )
+
+    page.goto("/choices")
+    _card(page, "NHS England").get_by_role("link", name="Give consent again").click()
+    expect(page.get_by_text("the same privacy notice as before (version 2026-01)")).to_be_visible()
+    accessible(page)
+    page.get_by_role("button", name="Give consent").click()
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text(
+        "You have given your consent"
+    )
+    expect(_card(page, "NHS England")).to_contain_text("Consent given")
+
+
+def test_a_citizen_objects_to_a_use_of_their_data_then_lifts_the_objection(page: Page) -> None:
+    sign_in(page, "Alex")
+    page.goto("/choices")
+    page.get_by_role("button", name="Object to a use of your data").click()
+    page.get_by_role("button", name="Send your objection").click()  # nothing chosen
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Select the use of your data")
+    accessible(page)
+    page.get_by_label(
+        "The Department for Work and Pensions using your data to process your Universal "
+        "Credit application"
+    ).check()
+    page.get_by_role("button", name="Send your objection").click()
+
+    banner = page.locator(".govuk-notification-banner--success")
+    expect(banner).to_contain_text("Your objection has been recorded")
+    card = _card(page, "the Department for Work and Pensions")
+    expect(card).to_contain_text("Objection in place")
+    accessible(page)
+    page.goto("/choices/object")  # what is objected to already is not offered again
+    expect(page.get_by_label(re.compile("Department for Work and Pensions"))).to_have_count(0)
+
+    page.goto("/choices")
+    card.get_by_role("link", name="Lift objection").click()
+    accessible(page)
+    page.get_by_role("button", name="Lift objection").click()
+    expect(banner).to_contain_text("You have lifted your objection")
+    expect(card).to_contain_text("Objection lifted")
+
+
+def test_a_choice_is_changed_only_by_its_citizen_with_a_form_of_theirs(
+    page: Page, browser: Browser, running: Running
+) -> None:
+    sign_in(page, "Alex")
+    page.goto("/choices")
+    withdraw = str(
+        _card(page, "Leeds City Council")
+        .get_by_role("link", name="Withdraw consent")
+        .get_attribute("href")
+    )
+    posted = page.request.post(withdraw, form={})  # Alex's session, no CSRF token
+    assert posted.status == 403
+
+    other = browser.new_context(base_url=running.api).new_page()
+    sign_in(other, "Sam")
+    assert other.goto(withdraw).status == 404  # type: ignore[union-attr]
+    token = other.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert other.request.post(withdraw, form={"csrf_token": str(token)}).status == 404
+    other.context.close()
+
+    page.goto("/choices")
+    expect(_card(page, "Leeds City Council")).to_contain_text("Consent given")
 
 
 def test_signing_out_ends_the_session(page: Page) -> None:

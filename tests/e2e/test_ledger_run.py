@@ -135,11 +135,12 @@ def test_demo_accesses_travel_through_kafka_to_the_citizens_timeline(running: Ru
     )
 
     summaries = [e["summary"] for e in body["entries"]]
-    assert len(summaries) == 3
+    assert len(summaries) == 5  # three looks at Alex's data and two consents
     assert summaries[0].startswith(
         "The Department for Work and Pensions looked at your benefit claim on "
     )
     assert any(s.startswith("NHS England looked at your health summary") for s in summaries)
+    assert any(s.startswith("You gave consent to NHS England for research") for s in summaries)
     assert "Alex's timeline:  curl " in "".join(running.lines)
 
 
