@@ -49,7 +49,8 @@ class Row:
     @property
     def label(self) -> str:
         """What the row is about, as a bar of the chart names it."""
-        return f"{self.organisation}, {self.month}: {_mid_sentence(self.kind)} {_mid_sentence(self.purpose)}"
+        what = f"{_mid_sentence(self.kind)} {_mid_sentence(self.purpose)}"
+        return f"{self.organisation}, {self.month}: {what}"
 
 
 def rows(
