@@ -155,6 +155,89 @@ CATEGORY_TEXT = {
 }
 
 
+# The register of data sharing agreements: realistic, but made up.
+AGREEMENTS: list[dict[str, Any]] = [
+    {
+        "reference": "DSA-DWP-HMRC-2025-001",
+        "title": "Earnings data for Universal Credit",
+        "parties": [
+            {"organisation": "DWP", "role": "controller"},
+            {"organisation": "HMRC", "role": "controller"},
+        ],
+        "purposes": [{"code": "uc-earnings", "text": "to check earnings for Universal Credit"}],
+        "legal_gateway": {"code": "wra-2012-s131", "text": "Welfare Reform Act 2012, section 131"},
+        "lawful_basis": {"article6": "public-task", "article9": None},
+        "data_categories": [{"code": "income", "text": "income"}],
+        "starts_on": "2025-04-01",
+        "ends_on": None,
+        "retention": {"period": "P6Y", "text": "six years after the claim ends"},
+        "rights_contact": "DWP data protection officer",
+        "review_on": "2027-04-01",
+    },
+    {
+        "reference": "DSA-LEEDS-DWP-2025-014",
+        "title": "Help with council tax and housing costs",
+        "parties": [
+            {"organisation": "LEEDS", "role": "controller"},
+            {"organisation": "DWP", "role": "controller"},
+        ],
+        "purposes": [
+            {
+                "code": "ctr-eligibility",
+                "text": "to find households who may get a council tax reduction",
+            }
+        ],
+        "legal_gateway": {
+            "code": "dea-2017-s35",
+            "text": "Digital Economy Act 2017, section 35 (public service delivery)",
+        },
+        "lawful_basis": {"article6": "public-task", "article9": None},
+        "data_categories": [
+            {"code": "contact-details", "text": "contact details"},
+            {"code": "household", "text": "who lives in the household"},
+            {"code": "benefits", "text": "benefits received"},
+        ],
+        "starts_on": "2025-10-01",
+        "ends_on": "2027-09-30",
+        "retention": {"period": "P1Y", "text": "one year after the check"},
+        "rights_contact": "Leeds City Council information governance team",
+        "review_on": "2026-10-01",
+    },
+    {
+        "reference": "DSA-NHSE-LEEDS-2024-007",
+        "title": "Leaving hospital with care and support",
+        "parties": [
+            {"organisation": "NHSE", "role": "joint-controller"},
+            {"organisation": "LEEDS", "role": "joint-controller"},
+        ],
+        "purposes": [
+            {"code": "discharge-care", "text": "to arrange social care for people leaving hospital"}
+        ],
+        "legal_gateway": {
+            "code": "hsca-2012-s251b",
+            "text": "Health and Social Care Act 2012, section 251B (duty to share for care)",
+        },
+        "lawful_basis": {"article6": "public-task", "article9": "health-care"},
+        "data_categories": [
+            {"code": "health", "text": "health records", "special_category": True},
+            {"code": "contact-details", "text": "contact details"},
+        ],
+        "starts_on": "2024-06-01",
+        "ends_on": None,
+        "retention": {"text": "as long as the person receives care, then eight years"},
+        "rights_contact": "NHS England data protection officer",
+        "review_on": "2026-06-01",
+    },
+]
+
+
+def _register_agreements(administration: Administration) -> None:
+    """The demo's data sharing agreements, registered by the administrators (idempotent:
+    an agreement already registered is left as it is)."""
+    for terms in AGREEMENTS:
+        administration.register_agreement(terms)
+
+
 def _service_key(home: Path, source: str) -> SigningKey:
     """Demo services keep their keys under the ledger home, so restarts reuse them."""
     folder = home / "demo-keys"
@@ -234,6 +317,7 @@ def register(settings: Settings) -> dict[str, Emitter]:
                         code,
                         ", ".join(enabled.missing_types),
                     )
+        _register_agreements(administration)
         emitters = {}
         services = [(s, o, n, DATA_ACCESSED) for s, (o, n) in SERVICES.items()]
         services += [(s, o, n, CONSENT_GIVEN) for s, (o, n) in CONSENT_SERVICES.items()]

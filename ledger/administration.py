@@ -205,7 +205,7 @@ class Administration:
         says, its ``reference`` included)."""
         if self._exists(DataSharingAgreement.create_id(terms["reference"])):
             return None
-        return self._record(AGREEMENT_REGISTERED, terms, at=at)
+        return self._record(AGREEMENT_REGISTERED, {"agreement": terms}, at=at)
 
     def _get(self, aggregate_id: uuid.UUID) -> Any:
         try:

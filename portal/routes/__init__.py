@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from portal.routes import choices, requests, signing_in, your_data
+from portal.routes import choices, public, requests, signing_in, your_data
 
 router = APIRouter(include_in_schema=False)
-for module in (signing_in, your_data, choices, requests):
+for module in (signing_in, your_data, choices, requests, public):
     router.include_router(module.router)
 
 # The development sign-in (a demo citizen, no password): never mounted in production.

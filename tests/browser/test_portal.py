@@ -6,89 +6,17 @@ page visited is checked with axe-core: no WCAG 2.2 A or AA violation."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.e2e.test_ledger_run import Running, ledger_cli, start_ledger, stop_ledger
-from tests.support.folders import server_dir
+from tests.e2e.test_ledger_run import Running, ledger_cli
+from tests.support.browser import accessible, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "portal/assets/node_modules/axe-core/axe.min.js"
-# The README's screenshots are refreshed on request (LEDGER_SCREENSHOTS=docs/portal make
-# test); otherwise they go to a scratch folder, so a test run leaves the tree as it was.
-SCREENSHOTS = Path(
-    os.environ.get("LEDGER_SCREENSHOTS")
-    or Path(tempfile.gettempdir()) / "ledger-portal-screenshots"
-)
-WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Running]:
-    with server_dir("ledger-portal-home-") as home:
-        running = start_ledger(home)
-        yield running
-        stop_ledger(running)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium)")
-    if not AXE.exists():
-        pytest.fail("axe-core is missing: `make test` fetches the portal's assets (npm ci)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, running: Running) -> Iterator[Page]:
-    context = browser.new_context(base_url=running.api, accept_downloads=True)
-    page = context.new_page()
-    refused: list[str] = []
-    page.on(
-        "console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None
-    )
-    yield page
-    context.close()
-    assert refused == [], "the page broke its own Content Security Policy"
-
-
-def accessible(page: Page) -> None:
-    """axe-core on the page as it stands: no violation at WCAG 2.2 A or AA."""
-    page.evaluate(AXE.read_text())
-    found: dict[str, Any] = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_22_AA
-    )
-    violations = [
-        (v["id"], v["help"], [n["html"][:120] for n in v["nodes"]]) for v in found["violations"]
-    ]
-    assert violations == [], f"{page.url}: {violations}"
-
-
-def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Page, name: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label(name, exact=True).check()
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/your-data$"))
 
 
 def entry_links(page: Page) -> list[str]:
