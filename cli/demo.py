@@ -21,7 +21,7 @@ from ledger_emitter import Delivered, Emitter, KafkaTransport, SigningKey
 
 from ledger import held_keys
 from ledger.administration import Administration
-from ledger.catalogue import CONSENT_GIVEN, DATA_ACCESSED
+from ledger.catalogue import CONSENT_GIVEN, DATA_ACCESSED, DATA_SHARED
 from ledger.choices import PORTAL
 from ledger.dsar import keys as dsar_keys
 from ledger.keyring import Keyring
@@ -145,6 +145,32 @@ CONSENTS = [
         "online",
     ),
 ]
+
+# DWP's earnings check with HMRC, under the demo's first agreement: twelve shares two
+# months before the demo's first day, each of twelve people (Sam among them), so the
+# public statistics have a cell large enough to publish.
+SHARING_SOURCE = "urn:ledger:service:dwp:earnings-exchange"
+SHARES, PEOPLE_PER_SHARE = 12, 12
+
+
+def _share_data(index: int) -> dict[str, Any]:
+    people = [f"JX{200000 + index * PEOPLE_PER_SHARE + n:06d}A" for n in range(PEOPLE_PER_SHARE)]
+    if index == 0:
+        people[0] = CITIZENS["Sam"].partition(":")[2]
+    return {
+        "reporter": "sender",
+        "sender": "DWP",
+        "recipient": "HMRC",
+        "subjects": [{"scheme": "nino", "value": nino} for nino in people],
+        "purpose": {"code": "uc-earnings", "text": "to check earnings for Universal Credit"},
+        "lawful_basis": {"article6": "public-task", "article9": None},
+        "legal_gateway": {"code": "wra-2012-s131", "text": "Welfare Reform Act 2012, section 131"},
+        "agreement": "DSA-DWP-HMRC-2025-001",
+        "data_categories": [{"code": "income", "text": "your income"}],
+        "retention": {"period": "P6Y", "text": "six years after the claim ends"},
+        "international_transfer": None,
+    }
+
 
 CATEGORY_TEXT = {
     "benefits": "your benefit claim details",
@@ -321,6 +347,7 @@ def register(settings: Settings) -> dict[str, Emitter]:
         emitters = {}
         services = [(s, o, n, DATA_ACCESSED) for s, (o, n) in SERVICES.items()]
         services += [(s, o, n, CONSENT_GIVEN) for s, (o, n) in CONSENT_SERVICES.items()]
+        services += [(SHARING_SOURCE, "DWP", "Earnings exchange with HMRC", DATA_SHARED)]
         for source, organisation, name, event_type in services:
             administration.register_service(source, organisation, name, [event_type])
             key = _service_key(settings.home, source)
@@ -345,22 +372,30 @@ def load_demo(settings: Settings, api_url: str) -> None:
     emitters = register(settings)
     transport = KafkaTransport(settings.kafka_bootstrap, settings.topic_submissions)
     today = _first_day(settings.home)
+    # The shares: one a day from the third of the month two months back, a month the
+    # accesses (at most 20 days back) never reach: its statistics are the shares' alone.
+    month_before = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    share_days = (month_before - timedelta(days=1)).replace(day=3)
     events = [
-        (_source_for(row[1]), DATA_ACCESSED, _access_data(row), f"{index}", row[2])
-        for index, row in enumerate(ACCESSES)
+        (_source_for(row[1]), DATA_ACCESSED, _access_data(row), f"{i}", today - timedelta(row[2]))
+        for i, row in enumerate(ACCESSES)
     ]
     events += [
-        (row[1], CONSENT_GIVEN, _consent_data(row), f"consent/{index}", row[2])
-        for index, row in enumerate(CONSENTS)
+        (row[1], CONSENT_GIVEN, _consent_data(row), f"consent/{i}", today - timedelta(row[2]))
+        for i, row in enumerate(CONSENTS)
     ]
-    for source, event_type, data, name, days_ago in events:
+    events += [
+        (SHARING_SOURCE, DATA_SHARED, _share_data(i), f"share/{i}", share_days + timedelta(i))
+        for i in range(SHARES)
+    ]
+    for source, event_type, data, name, at in events:
         emitter = emitters[source]
         emitter.transport = transport
         emitter.emit(
             event_type,
             data,
             event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"ledger-demo/{name}")),
-            time=today - timedelta(days=days_ago),
+            time=at,
         )
     forged = emitters[_source_for("dwp")].build(DATA_ACCESSED, _access_data(ACCESSES[0]))
     forged["data"]["record"] = "medical history"  # altered after signing
@@ -371,8 +406,8 @@ def load_demo(settings: Settings, api_url: str) -> None:
     tokens = demo_tokens(settings)
     _wait_for_timeline(api_url, CITIZENS["Alex"], tokens["ALEX"], expected=5)
     print(
-        "\nDemo data loaded through Kafka: 6 signed accesses, 2 consents, "
-        "and 1 forged event refused."
+        f"\nDemo data loaded through Kafka: 6 signed accesses, 2 consents, {SHARES} "
+        f"shares of {PEOPLE_PER_SHARE} people each, and 1 forged event refused."
     )
     print("Ready-made bearer tokens (development issuer, valid 12 hours):")
     for variable, value in tokens.items():

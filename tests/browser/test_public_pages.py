@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from cli.demo import ACCESSES, AGREEMENTS, SERVICES
+from cli.demo import ACCESSES, AGREEMENTS, PEOPLE_PER_SHARE, SERVICES, SHARES
 from portal.statistics import HEADINGS, WITHHELD
 from projections.statistics import month_of
 from tests.e2e.test_ledger_run import Running, demo_token, get_json, ledger_cli
@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 def _demo_cells() -> set[tuple[object, str, str]]:
-    """The statistics cells the demo's accesses fall in: (month, organisation, purpose)."""
+    """The statistics cells the demo's accesses fall in: (month, organisation, purpose);
+    its shares make one more."""
     today = datetime.now(UTC).replace(hour=10, minute=15, second=0, microsecond=0)
     organisation = {source.split(":")[3]: org for source, (org, _) in SERVICES.items()}
     return {
@@ -67,7 +68,7 @@ def test_the_public_pages_are_linked_from_the_start_page_and_the_footer(page: Pa
 def test_the_statistics_table_chart_and_csv_agree_and_withhold_small_counts(
     page: Page, running: Running, tmp_path: Path
 ) -> None:
-    expected = len(_demo_cells())
+    expected = len(_demo_cells()) + 1  # and the shares' cell
     for _ in range(30):  # the statistics view catches up with the demo within seconds
         page.goto("/how-data-is-shared")
         if len(_table(page)) == expected:
@@ -87,15 +88,20 @@ def test_the_statistics_table_chart_and_csv_agree_and_withhold_small_counts(
 
     assert tuple(header) == HEADINGS
     assert [[*row[:5], *(f.replace(",", "") for f in row[5:])] for row in table] == rows
-    # Every demo cell counts one or two of three citizens, below the threshold of 10:
-    # each is withheld, in the table, the file and the chart, as the API withholds it.
+    # Every demo access cell counts one or two of three citizens, below the threshold of
+    # 10: each is withheld, in the table, the file and the chart, as the API withholds it.
+    # The shares' cell (12 shares of 12 people, alone in its organisation's month) is
+    # published, everywhere the same.
     audited = get_json(f"{running.api}/v1/statistics", demo_token(running, "AUDITOR"))
-    assert [c["suppressed"] for c in audited["cells"]] == [True] * expected
-    assert {f for row in table for f in row[5:]} == {WITHHELD}
-    assert {f for row in rows for f in row[5:]} == {WITHHELD}
+    published = [c for c in audited["cells"] if not c["suppressed"]]
+    assert len(audited["cells"]) == expected
+    assert [(c["events"], c["people"]) for c in published] == [(SHARES, SHARES * PEOPLE_PER_SHARE)]
+    shares = [row for row in table if row[2] != "Looked at people's data"]
+    assert [row[5:] for row in shares] == [[f"{SHARES}", f"{SHARES * PEOPLE_PER_SHARE}"]]
+    assert {f for row in table if row not in shares for f in row[5:]} == {WITHHELD}
+    assert {f for row in rows if row[2] == "Looked at people's data" for f in row[5:]} == {WITHHELD}
     values = page.locator(".portal-chart__value").all_inner_texts()
-    assert values == [WITHHELD] * expected
-    assert not re.search(r"\d", " ".join(values))
+    assert sorted(values) == sorted([WITHHELD] * (expected - 1) + [f"{SHARES}"])
     assert "The Department for Work and Pensions" in {row[1] for row in table}
     assert "uc-claim" not in page.inner_text("main")
 
