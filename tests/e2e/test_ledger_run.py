@@ -22,6 +22,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from infra.ports import free_port
+from tests.support.folders import server_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -99,10 +100,11 @@ def gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    running = start_ledger(tmp_path_factory.mktemp("ledger-home"))
-    yield running
-    stop_ledger(running)
+def running() -> Iterator[Running]:
+    with server_dir("ledger-home-") as home:
+        running = start_ledger(home)
+        yield running
+        stop_ledger(running)
 
 
 def demo_token(running: Running, name: str) -> str:
@@ -205,18 +207,19 @@ def test_ctrl_c_stops_every_process_it_started(running: Running) -> None:
     assert "FAIL" in unhealthy.stdout
 
 
-def test_a_killed_supervisor_leaves_no_orphans(tmp_path: Path) -> None:
-    running = start_ledger(tmp_path / "home")
-    started = running.descendants()
-    try:
-        running.proc.kill()  # SIGKILL: no chance to clean up
-        running.proc.wait()
-        assert gone(started, timeout=20) == []
-    finally:
-        stop_ledger(running)
+def test_a_killed_supervisor_leaves_no_orphans() -> None:
+    with server_dir("ledger-home-") as home:
+        running = start_ledger(home)
+        started = running.descendants()
+        try:
+            running.proc.kill()  # SIGKILL: no chance to clean up
+            running.proc.wait()
+            assert gone(started, timeout=20) == []
+        finally:
+            stop_ledger(running)
 
 
-def test_a_second_run_on_the_same_home_records_what_is_sent_to_it(tmp_path: Path) -> None:
+def test_a_second_run_on_the_same_home_records_what_is_sent_to_it() -> None:
     """The embedded broker forgets its topics between runs; the ledger does not forget
     their old offsets: the second run must still take every new record."""
     from ledger_emitter import KafkaTransport
@@ -225,26 +228,26 @@ def test_a_second_run_on_the_same_home_records_what_is_sent_to_it(tmp_path: Path
     from tests.support.acknowledged import demo_emitter
     from tests.support.ledger import access_data
 
-    home = tmp_path / "home"
-    first = start_ledger(home)
-    os.killpg(first.proc.pid, signal.SIGINT)  # Ctrl-C
-    assert first.proc.wait(timeout=60) == 0
+    with server_dir("ledger-home-") as home:
+        first = start_ledger(home)
+        os.killpg(first.proc.pid, signal.SIGINT)  # Ctrl-C
+        assert first.proc.wait(timeout=60) == 0
 
-    again = start_ledger(home)  # `make run` again: the demo runs again
-    try:
-        assert any("Demo data loaded" in line for line in again.lines)
-        emitter = demo_emitter(home)
-        emitter.transport = KafkaTransport(
-            f"127.0.0.1:{again.env['LEDGER_EMBEDDED_KAFKA_PORT']}", "ledger.submissions"
-        )
-        timeline = f"{again.api}/v1/citizens/nhs-number:9434765919/timeline"
-        before = len(get_json(timeline, demo_token(again, "ALEX"))["entries"])
-        sent = time.monotonic()
-        emitter.emit(DATA_ACCESSED, access_data("9434765919"), event_id="after-the-second-run")
-        emitter.transport.flush()
-        while len(get_json(timeline, demo_token(again, "ALEX"))["entries"]) == before:
-            assert time.monotonic() - sent < 2.0, "not in the timeline within 2 s"
-            time.sleep(0.05)
-        assert ledger_cli(again, "doctor").returncode == 0
-    finally:
-        stop_ledger(again)
+        again = start_ledger(home)  # `make run` again: the demo runs again
+        try:
+            assert any("Demo data loaded" in line for line in again.lines)
+            emitter = demo_emitter(home)
+            emitter.transport = KafkaTransport(
+                f"127.0.0.1:{again.env['LEDGER_EMBEDDED_KAFKA_PORT']}", "ledger.submissions"
+            )
+            timeline = f"{again.api}/v1/citizens/nhs-number:9434765919/timeline"
+            before = len(get_json(timeline, demo_token(again, "ALEX"))["entries"])
+            sent = time.monotonic()
+            emitter.emit(DATA_ACCESSED, access_data("9434765919"), event_id="after-the-second-run")
+            emitter.transport.flush()
+            while len(get_json(timeline, demo_token(again, "ALEX"))["entries"]) == before:
+                assert time.monotonic() - sent < 2.0, "not in the timeline within 2 s"
+                time.sleep(0.05)
+            assert ledger_cli(again, "doctor").returncode == 0
+        finally:
+            stop_ledger(again)
