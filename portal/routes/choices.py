@@ -22,6 +22,7 @@ from api.deps import CitizenSubject, Views
 from api.dsar import emit
 from api.problems import Problem
 from ledger import choices
+from ledger.domain.consent import Objection
 from ledger.held_keys import HeldSigners
 from ledger.subjects import SubjectId
 from portal.deps import PostedForm, SignedIn
@@ -31,7 +32,8 @@ from projections.consent import NATIONAL
 
 router = APIRouter()
 
-CHANGED = "changed"  # the session's note of the record a change was just made to
+# The session's note of the change just made: the record's id and the state it leads to.
+CHANGED = "changed"
 NOT_RECORDED = {
     "portal-not-enabled": "This organisation does not yet take changes to your choices "
     "through this service. Nothing has changed: contact the organisation directly.",
@@ -144,8 +146,11 @@ async def _own_choice(
 @router.get("/choices")
 async def your_choices(request: Request, subject: SignedIn, views: Views) -> Response:
     found = await _choices(request, views, subject)
-    changed = session_of(request).pop(CHANGED, None)
-    done = next((c for c in found if c.id == changed), None)
+    changed_id, leads_to = session_of(request).pop(CHANGED, None) or (None, None)
+    changed = next((c for c in found if c.id == changed_id), None)
+    # Said only once the view holds the new state (the change waited for it, for
+    # read_wait_seconds): otherwise that it is on its way, never what it was before.
+    done = changed if changed is not None and changed.state == leads_to else None
     return render(
         request,
         "choices.html",
@@ -154,6 +159,7 @@ async def your_choices(request: Request, subject: SignedIn, views: Views) -> Res
         tags=TAGS,
         done=done,
         done_title=DONE.get(done.state) if done else None,
+        pending=changed is not None and done is None,
     )
 
 
@@ -164,6 +170,7 @@ class Change:
     explanation: str
     button: str
     event: Callable[[SubjectId, dict[str, Any]], tuple[str, dict[str, Any]]]
+    leads_to: str  # the record's state once it is made
 
 
 CHANGES = {
@@ -173,6 +180,7 @@ CHANGES = {
         "consent. What it has already done with your consent stays lawful.",
         "Withdraw consent",
         choices.withdrawal,
+        "withdrawn",
     ),
     "give": Change(
         "Give your consent again",
@@ -180,12 +188,14 @@ CHANGES = {
         "can withdraw your consent at any time, here.",
         "Give consent",
         choices.consent_again,
+        "given",
     ),
     "lift": Change(
         "Are you sure you want to lift your objection?",
         "{org} will be able to use your data {purpose} again.",
         "Lift objection",
         choices.lifting,
+        "lifted",
     ),
 }
 
@@ -239,7 +249,7 @@ async def make_change(
     except choices.CannotChange as cannot:
         raise PortalError(409, "Sorry, you cannot change this here", str(cannot)) from None
     await _record(request, views, choice.record["controller"], event_type, data)
-    session_of(request)[CHANGED] = choice.id
+    session_of(request)[CHANGED] = [choice.id, change.leads_to]
     return RedirectResponse("/choices", status_code=303)
 
 
@@ -319,17 +329,6 @@ async def record_objection(
         return render(request, "objection_new.html", status=400, options=options, errors=errors)
     event_type, data = choices.objection(subject.id, chosen["organisation"], chosen["purpose"])
     await _record(request, views, chosen["organisation"], event_type, data)
-    rows = await views.consents([subject.key])
-    recorded = next(
-        (
-            r
-            for r in rows
-            if r["kind"] == "objection"
-            and r["controller"] == chosen["organisation"]
-            and r["purpose"]["code"] == chosen["purpose"]["code"]
-        ),
-        None,
-    )
-    if recorded is not None:
-        session_of(request)[CHANGED] = str(recorded["originator_id"])
+    objection = Objection.create_id(subject.key, chosen["organisation"], chosen["purpose"])
+    session_of(request)[CHANGED] = [str(objection), "in-force"]
     return RedirectResponse("/choices", status_code=303)
