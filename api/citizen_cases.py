@@ -6,6 +6,7 @@ a query about one entry (each signed by the organisation's DSAR service, see
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +62,13 @@ async def citizen_case(views: ViewReader, case: CaseRow, names: dict[str, str]) 
         explanation=(case.outcome_detail or {}).get("explanation") if case.kind == QUERY else None,
         bundle_available=case.kind == REQUEST and case.outcome == "responded",
     )
+
+
+async def citizen_cases(views: ViewReader, subject_keys: Sequence[str]) -> list[CitizenCase]:
+    """The subjects' requests and questions, newest first, each as :func:`citizen_case`."""
+    rows = await case_view.cases_of_subjects(views, list(subject_keys))
+    names = await views.organisation_names(sorted({row.organisation for row in rows}))
+    return [await citizen_case(views, row, names) for row in rows]
 
 
 async def record_request(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.citizen_cases import citizen_case, record_request
+from api.citizen_cases import citizen_case, citizen_cases, record_request
 from api.deps import Views
 from api.problems import Problem
 from portal.deps import PostedForm, SignedIn
@@ -18,9 +18,7 @@ router = APIRouter()
 
 @router.get("/requests")
 async def your_requests(request: Request, subject: SignedIn, views: Views) -> Response:
-    rows = await case_view.cases_of_subjects(views, [subject.key])
-    names = await views.organisation_names(sorted({row.organisation for row in rows}))
-    cases = [await citizen_case(views, row, names) for row in rows]
+    cases = await citizen_cases(views, [subject.key])
     return render(request, "requests.html", cases=cases)
 
 
