@@ -15,6 +15,20 @@ from projections import cases as case_view
 
 router = APIRouter()
 
+# The title of each step of a request or a question, in the citizen's words.
+STEP_TITLES = {
+    "received": "Request received",
+    "identity-verified": "Your identity confirmed",
+    "clarification-requested": "Asked what you are asking for",
+    "clarification-received": "Your answer received",
+    "extended": "Time limit extended",
+    "responded": "Request answered",
+    "refused": "Request refused",
+    "closed": "Request closed",
+    "raised": "Question sent",
+    "answered": "Question answered",
+}
+
 
 @router.get("/requests")
 async def your_requests(request: Request, subject: SignedIn, views: Views) -> Response:
@@ -61,4 +75,5 @@ async def one_request(
     if not found:
         raise not_found()
     names = await views.organisation_names([organisation])
-    return render(request, "case.html", case=await citizen_case(views, found[0], names))
+    case = await citizen_case(views, found[0], names)
+    return render(request, "case.html", case=case, step_titles=STEP_TITLES)

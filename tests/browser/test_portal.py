@@ -92,7 +92,7 @@ def sign_in(page: Page, name: str) -> None:
 
 
 def entry_links(page: Page) -> list[str]:
-    return [str(link.get_attribute("href")) for link in page.locator(".portal-timeline a").all()]
+    return [str(link.get_attribute("href")) for link in page.locator(".moj-timeline a").all()]
 
 
 def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page: Page) -> None:
@@ -109,7 +109,9 @@ def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page:
     sign_in(page, "Alex")
 
     expect(page.get_by_role("heading", name="Who has used your data")).to_be_visible()
-    sentences = page.locator(".portal-timeline__item p.govuk-body:not(:has(a)):not(:has(strong))")
+    sentences = page.locator(
+        ".moj-timeline__description p.govuk-body:not(:has(a)):not(:has(strong))"
+    )
     expect(sentences).to_have_count(3)
     assert (
         sentences.nth(0)
@@ -118,7 +120,7 @@ def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page:
     )
     days = [
         datetime.strptime(t, "%d %B %Y")
-        for t in page.locator(".portal-timeline__date time").all_inner_texts()
+        for t in page.locator(".moj-timeline__date time").all_inner_texts()
     ]
     assert days == sorted(days, reverse=True)
     accessible(page)
@@ -131,8 +133,8 @@ def test_the_timeline_filters_by_organisation_kind_and_dates(page: Page) -> None
     page.get_by_label("Organisation").select_option(label="NHS England")
     page.get_by_role("button", name="Apply filters").click()
 
-    expect(page.locator(".portal-timeline__item")).to_have_count(1)
-    expect(page.locator(".portal-timeline")).to_contain_text("NHS England looked at your health")
+    expect(page.locator(".moj-timeline__item")).to_have_count(1)
+    expect(page.locator(".moj-timeline")).to_contain_text("NHS England looked at your health")
     expect(page.get_by_text("Emergency access")).to_be_visible()
     accessible(page)
 
@@ -150,7 +152,7 @@ def test_an_entry_says_who_what_why_and_under_which_law(page: Page) -> None:
     sign_in(page, "Alex")
     page.get_by_label("Organisation").select_option(label="NHS England")
     page.get_by_role("button", name="Apply filters").click()
-    page.locator(".portal-timeline a").first.click()
+    page.locator(".moj-timeline a").first.click()
 
     details = page.locator(".govuk-summary-list")
     expect(details).to_contain_text("Emergency doctor")
@@ -219,7 +221,7 @@ def test_a_citizen_asks_for_a_copy_of_their_data_and_sees_when_it_is_due(page: P
 def test_a_citizen_raises_a_query_about_an_entry_they_do_not_recognise(page: Page) -> None:
     sign_in(page, "Alex")
     page.goto("/your-data?kind=data-accessed")
-    page.locator(".portal-timeline a").first.click()
+    page.locator(".moj-timeline a").first.click()
     page.get_by_role("button", name="I don't recognise this").click()
     accessible(page)
     page.get_by_label("I do not recognise the reason it gives").check()
