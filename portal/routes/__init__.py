@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from portal.routes import requests, signing_in, your_data
+from portal.routes import download, requests, signing_in, your_data
 
 router = APIRouter(include_in_schema=False)
-for module in (signing_in, your_data, requests):
+for module in (signing_in, download, your_data, requests):
     router.include_router(module.router)
 
 # The development sign-in (a demo citizen, no password): never mounted in production.
