@@ -14,13 +14,16 @@ BIN := $(VENV)/bin
 SDK := sdk/python
 STAMP := $(VENV)/.installed-$(shell (cat pyproject.toml $(SDK)/pyproject.toml; $(PYTHON) -c 'import sys; print(sys.executable, sys.version)') | cksum | cut -d' ' -f1)
 
-# The citizen portal's assets: GOV.UK Frontend from npm (pinned by the lock file), copied
-# with the portal's own stylesheet and script into the folder the API serves at /assets.
+# The citizen portal's assets: GOV.UK Frontend and the Ministry of Justice's components
+# (its compiled stylesheet, for the timeline, and the images that stylesheet names) from
+# npm (pinned by the lock file), copied with the portal's own stylesheet and script into
+# the folder the API serves at /assets.
 PORTAL := portal/assets
 PORTAL_STATIC := portal/static
 PORTAL_SOURCES := $(PORTAL)/package-lock.json $(PORTAL)/portal.css $(PORTAL)/portal.mjs
 PORTAL_STAMP := $(PORTAL_STATIC)/.built-$(shell cat $(PORTAL_SOURCES) | cksum | cut -d' ' -f1)
 GOVUK := $(PORTAL)/node_modules/govuk-frontend/dist/govuk
+MOJ := $(PORTAL)/node_modules/@ministryofjustice/frontend/moj
 # The browser tests drive Debian's Chromium.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -39,8 +42,11 @@ $(PORTAL_STAMP): $(PORTAL_SOURCES) $(PORTAL)/package.json
 	cd $(PORTAL) && npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(PORTAL_STATIC) && mkdir -p $(PORTAL_STATIC)
 	cp -R $(GOVUK)/assets/. $(PORTAL_STATIC)/
-	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(PORTAL)/portal.css \
-		$(PORTAL)/portal.mjs $(PORTAL_STATIC)/
+	cp $(GOVUK)/govuk-frontend.min.css $(GOVUK)/govuk-frontend.min.js $(MOJ)/moj-frontend.min.css \
+		$(PORTAL)/portal.css $(PORTAL)/portal.mjs $(PORTAL_STATIC)/
+	grep -o 'url(/assets/images/[^)]*)' $(MOJ)/moj-frontend.min.css | sort -u \
+		| sed 's|url(/assets/images/\(.*\))|$(MOJ)/assets/images/\1|' \
+		| xargs -I{} cp {} $(PORTAL_STATIC)/images/
 	touch $@
 
 assets: $(PORTAL_STAMP)

@@ -6,6 +6,7 @@ a query about one entry (each signed by the organisation's DSAR service, see
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi import Request
 
 from api.deps import CitizenSubject
 from api.dsar import COMPLAINT_RIGHTS, emit, today_uk
-from api.schemas.cases import CitizenCase
+from api.schemas.cases import CitizenCase, CitizenStep
 from api.schemas.common import OrganisationPublic
 from ledger.catalogue.requests import QUERY_RAISED, SAR_RECEIVED
 from ledger.dsar.rules import QUERY, REQUEST
@@ -23,9 +24,9 @@ from projections.cases import CaseRow
 from projections.reading import ViewReader
 
 
-def _steps(case: CaseRow, history: list[dict[str, Any]], name: str) -> list[str]:
+def _steps(case: CaseRow, history: list[dict[str, Any]], name: str) -> list[CitizenStep]:
     kind = "query" if case.kind == QUERY else "subject-access-request"
-    sentences = []
+    steps = []
     for row in history:
         step = row["step"]
         if step == "redaction-decided":
@@ -33,8 +34,9 @@ def _steps(case: CaseRow, history: list[dict[str, Any]], name: str) -> list[str]
         detail = {"change": step}
         if step == "answered" and case.outcome_detail:
             detail["explanation"] = case.outcome_detail.get("explanation", "")
-        sentences.append(wording.describe_change(kind, name, row["at"], detail))
-    return sentences
+        summary = wording.describe_change(kind, name, row["at"], detail)
+        steps.append(CitizenStep(step=step, at=row["at"], summary=summary))
+    return steps
 
 
 async def citizen_case(views: ViewReader, case: CaseRow, names: dict[str, str]) -> CitizenCase:
@@ -61,6 +63,13 @@ async def citizen_case(views: ViewReader, case: CaseRow, names: dict[str, str]) 
         explanation=(case.outcome_detail or {}).get("explanation") if case.kind == QUERY else None,
         bundle_available=case.kind == REQUEST and case.outcome == "responded",
     )
+
+
+async def citizen_cases(views: ViewReader, subject_keys: Sequence[str]) -> list[CitizenCase]:
+    """The subjects' requests and questions, newest first, each as :func:`citizen_case`."""
+    rows = await case_view.cases_of_subjects(views, list(subject_keys))
+    names = await views.organisation_names(sorted({row.organisation for row in rows}))
+    return [await citizen_case(views, row, names) for row in rows]
 
 
 async def record_request(

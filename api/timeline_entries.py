@@ -8,10 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from api.deps import MAX_POSITION
 from api.problems import Problem
 from ledger.transparency.checkpoint import b64
 from ledger.transparency.leaves import SealedLeaf
+from ledger.transparency.reader import LogReader
 from projections import wording
 from projections.reading import TimelineEntry, ViewReader
 from projections.timeline import ACCESS, SHARE
@@ -101,6 +104,15 @@ async def names_of(views: ViewReader, entries: Sequence[TimelineEntry]) -> dict[
     }
     names = await views.organisation_names(sorted(codes))
     return {code: names.get(code, code) for code in codes}
+
+
+async def entries_in_log(
+    views: ViewReader, log: LogReader, entries: Sequence[TimelineEntry]
+) -> list[dict[str, Any]]:
+    """The entries as the API shows them: :func:`public_entry` and :func:`in_log`."""
+    names = await names_of(views, entries)
+    sealed = await run_in_threadpool(log.sealed, [e.position for e in entries])
+    return [public_entry(e, names) | in_log(e, sealed.get(e.position)) for e in entries]
 
 
 def _day_start(day: date) -> datetime:

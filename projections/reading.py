@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,6 +113,20 @@ class ViewReader:
             "limit": limit,
         }
         return [TimelineEntry(**row) for row in await self.rows(_TIMELINE, params)]
+
+    async def whole_timeline(
+        self, subject_keys: Sequence[str], *, batch: int = 500
+    ) -> AsyncIterator[list[TimelineEntry]]:
+        """Every entry, newest first, in batches: one keyset page of :meth:`timeline` each,
+        so a timeline of any length is read in bounded memory."""
+        after = None
+        while True:
+            entries = await self.timeline(subject_keys, limit=batch, after=after)
+            if entries:
+                yield entries
+            if len(entries) < batch:
+                return
+            after = (entries[-1].occurred_at, entries[-1].position)
 
     async def entry(self, subject_keys: Sequence[str], position: int) -> TimelineEntry | None:
         """The entry at ``position`` of these subjects' timeline; None if it is not theirs."""

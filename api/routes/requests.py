@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.citizen_cases import citizen_case, record_query, record_request
+from api.citizen_cases import citizen_case, citizen_cases, record_query, record_request
 from api.deps import ORGANISATION, OwnSubject, Views
 from api.dsar import (
     BUNDLE_MEDIA,
@@ -44,9 +44,7 @@ NOT_FOUND = Problem(404, "case-not-found", "You have no such request or question
 async def my_requests(subject: OwnSubject, views: Views) -> CitizenCases:
     """Your requests for your data and your questions about its use, newest first, with
     where each stands and when it is due."""
-    rows = await case_view.cases_of_subjects(views, [subject.key])
-    names = await views.organisation_names(sorted({row.organisation for row in rows}))
-    return CitizenCases(cases=[await citizen_case(views, row, names) for row in rows])
+    return CitizenCases(cases=await citizen_cases(views, [subject.key]))
 
 
 async def _answer(

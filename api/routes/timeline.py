@@ -8,7 +8,6 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Query
 from pydantic import WithJsonSchema
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     Log,
@@ -22,15 +21,7 @@ from api.deps import (
 from api.encoding import JSONBytes
 from api.problems import Problem, problem_responses
 from api.schemas.timeline import TimelinePublic
-from api.timeline_entries import (
-    cursor_of,
-    in_log,
-    names_of,
-    parse_cursor,
-    public_entry,
-    range_end,
-    range_start,
-)
+from api.timeline_entries import cursor_of, entries_in_log, parse_cursor, range_end, range_start
 from ledger.subjects import SCHEMES
 from projections.reading import TimelineFilter
 from projections.timeline import KINDS
@@ -66,12 +57,10 @@ async def timeline(
     where = TimelineFilter(organisation, tuple(kind or ()), range_start(since), range_end(until))
     cursor = parse_cursor(after) if after else None
     entries = await views.timeline([subject.key], limit=limit, after=cursor, where=where)
-    names = await names_of(views, entries)
-    sealed = await run_in_threadpool(log.sealed, [e.position for e in entries])
     scheme = subject.id.scheme
     body = {
         "subject": {"scheme": scheme, "scheme_name": SCHEMES[scheme]},
-        "entries": [public_entry(e, names) | in_log(e, sealed.get(e.position)) for e in entries],
+        "entries": await entries_in_log(views, log, entries),
         "next": cursor_of(entries[-1]) if len(entries) == limit else None,
     }
     return JSONBytes(orjson.dumps(body))

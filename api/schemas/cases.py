@@ -162,6 +162,12 @@ class CitizenQuery(_Strict):
     concern: Literal["dont-recognise-organisation", "dont-recognise-reason", "other"] = "other"
 
 
+class CitizenStep(BaseModel):
+    step: str = Field(description="What happened, e.g. received, extended, answered")
+    at: datetime
+    summary: str = Field(description="What happened, in plain English")
+
+
 class CitizenCase(BaseModel):
     kind: Literal["request", "query"]
     organisation: OrganisationPublic
@@ -172,7 +178,7 @@ class CitizenCase(BaseModel):
     due: date | None
     due_text: str | None = Field(None, description="e.g. 3 April 2026")
     provisional: bool = False
-    steps: list[str] = Field(description="What happened, in plain English, oldest first")
+    steps: list[CitizenStep] = Field(description="What happened, oldest first")
     about_position: int | None = None
     explanation: str | None = Field(None, description="A query's answer")
     bundle_available: bool = False

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from portal.routes import choices, public, requests, signing_in, your_data
+from portal.routes import choices, download, public, requests, signing_in, your_data
 
 router = APIRouter(include_in_schema=False)
-for module in (signing_in, your_data, choices, requests, public):
+# download before your_data: /your-data/download is not an entry's position.
+for module in (signing_in, download, your_data, choices, requests, public):
     router.include_router(module.router)
 
 # The development sign-in (a demo citizen, no password): never mounted in production.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.citizen_cases import citizen_case, record_request
+from api.citizen_cases import citizen_case, citizen_cases, record_request
 from api.deps import Views
 from api.problems import Problem
 from portal.deps import PostedForm, SignedIn
@@ -15,12 +15,24 @@ from projections import cases as case_view
 
 router = APIRouter()
 
+# The title of each step of a request or a question, in the citizen's words.
+STEP_TITLES = {
+    "received": "Request received",
+    "identity-verified": "Your identity confirmed",
+    "clarification-requested": "Asked what you are asking for",
+    "clarification-received": "Your answer received",
+    "extended": "Time limit extended",
+    "responded": "Request answered",
+    "refused": "Request refused",
+    "closed": "Request closed",
+    "raised": "Question sent",
+    "answered": "Question answered",
+}
+
 
 @router.get("/requests")
 async def your_requests(request: Request, subject: SignedIn, views: Views) -> Response:
-    rows = await case_view.cases_of_subjects(views, [subject.key])
-    names = await views.organisation_names(sorted({row.organisation for row in rows}))
-    cases = [await citizen_case(views, row, names) for row in rows]
+    cases = await citizen_cases(views, [subject.key])
     return render(request, "requests.html", cases=cases)
 
 
@@ -63,4 +75,5 @@ async def one_request(
     if not found:
         raise not_found()
     names = await views.organisation_names([organisation])
-    return render(request, "case.html", case=await citizen_case(views, found[0], names))
+    case = await citizen_case(views, found[0], names)
+    return render(request, "case.html", case=case, step_titles=STEP_TITLES)

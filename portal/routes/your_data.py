@@ -17,7 +17,7 @@ from api.deps import MAX_POSITION, CitizenSubject, Log, Views
 from api.problems import Problem
 from api.timeline_entries import (
     cursor_of,
-    in_log,
+    entries_in_log,
     names_of,
     parse_cursor,
     public_entry,
@@ -136,9 +136,7 @@ async def an_entry(
     request: Request, position: str, subject: SignedIn, views: Views, log: Log
 ) -> Response:
     entry = await _own_entry(views, subject, position)
-    names = await names_of(views, [entry])
-    sealed = await run_in_threadpool(log.sealed, [entry.position])
-    shown = public_entry(entry, names) | in_log(entry, sealed.get(entry.position))
+    (shown,) = await entries_in_log(views, log, [entry])
     return render(
         request,
         "entry.html",

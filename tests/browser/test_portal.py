@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 def entry_links(page: Page) -> list[str]:
-    return [str(link.get_attribute("href")) for link in page.locator(".portal-timeline a").all()]
+    return [str(link.get_attribute("href")) for link in page.locator(".moj-timeline a").all()]
 
 
 def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page: Page) -> None:
@@ -37,7 +37,9 @@ def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page:
     sign_in(page, "Alex")
 
     expect(page.get_by_role("heading", name="Who has used your data")).to_be_visible()
-    sentences = page.locator(".portal-timeline__item p.govuk-body:not(:has(a)):not(:has(strong))")
+    sentences = page.locator(
+        ".moj-timeline__description p.govuk-body:not(:has(a)):not(:has(strong))"
+    )
     expect(sentences).to_have_count(5)  # three looks at Alex's data, two consents
     assert (
         sentences.nth(0)
@@ -46,7 +48,7 @@ def test_a_citizen_signs_in_and_reads_who_has_used_their_data_newest_first(page:
     )
     days = [
         datetime.strptime(t, "%d %B %Y")
-        for t in page.locator(".portal-timeline__date time").all_inner_texts()
+        for t in page.locator(".moj-timeline__date time").all_inner_texts()
     ]
     assert days == sorted(days, reverse=True)
     accessible(page)
@@ -59,9 +61,9 @@ def test_the_timeline_filters_by_organisation_kind_and_dates(page: Page) -> None
     page.get_by_label("Organisation").select_option(label="NHS England")
     page.get_by_role("button", name="Apply filters").click()
 
-    expect(page.locator(".portal-timeline__item")).to_have_count(2)
-    expect(page.locator(".portal-timeline")).to_contain_text("NHS England looked at your health")
-    expect(page.locator(".portal-timeline")).to_contain_text("You gave consent to NHS England")
+    expect(page.locator(".moj-timeline__item")).to_have_count(2)
+    expect(page.locator(".moj-timeline")).to_contain_text("NHS England looked at your health")
+    expect(page.locator(".moj-timeline")).to_contain_text("You gave consent to NHS England")
     expect(page.get_by_text("Emergency access")).to_be_visible()
     accessible(page)
 
@@ -79,7 +81,7 @@ def test_an_entry_says_who_what_why_and_under_which_law(page: Page) -> None:
     sign_in(page, "Alex")
     page.get_by_label("Organisation").select_option(label="NHS England")
     page.get_by_role("button", name="Apply filters").click()
-    page.locator(".portal-timeline a").first.click()
+    page.locator(".moj-timeline a").first.click()
 
     details = page.locator(".govuk-summary-list")
     expect(details).to_contain_text("Emergency doctor")
@@ -148,7 +150,7 @@ def test_a_citizen_asks_for_a_copy_of_their_data_and_sees_when_it_is_due(page: P
 def test_a_citizen_raises_a_query_about_an_entry_they_do_not_recognise(page: Page) -> None:
     sign_in(page, "Alex")
     page.goto("/your-data?kind=data-accessed")
-    page.locator(".portal-timeline a").first.click()
+    page.locator(".moj-timeline a").first.click()
     page.get_by_role("button", name="I don't recognise this").click()
     accessible(page)
     page.get_by_label("I do not recognise the reason it gives").check()
@@ -198,7 +200,7 @@ def test_a_citizen_withdraws_a_consent_and_sees_it_reflected(page: Page) -> None
     page.goto("/choices")  # the banner is shown once
     expect(page.locator(".govuk-notification-banner--success")).to_have_count(0)
     page.goto("/your-data?kind=consent")
-    expect(page.locator(".portal-timeline__item").first).to_contain_text(
+    expect(page.locator(".moj-timeline__item").first).to_contain_text(
         "You withdrew your consent to NHS England"
     )
 

@@ -146,7 +146,7 @@ def test_how_to_check_gives_the_logs_key_and_commands_that_work(
 
     # An entry's proof, downloaded as the page says, checked with the page's command.
     sign_in(page, "Alex")
-    page.locator(".portal-timeline a").first.click()
+    page.locator(".moj-timeline a").first.click()
     for _ in range(30):  # sealed about a second after it is recorded
         if page.get_by_text("Download the proof").count():
             break

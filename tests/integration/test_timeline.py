@@ -113,6 +113,23 @@ def test_entries_come_newest_first_in_pages(
     ]
 
 
+def test_the_whole_timeline_is_read_in_keyset_batches_newest_first(
+    ledger: Ledger, settings: Settings, projector: None, api: TestClient
+) -> None:
+    record_accesses(ledger, settings, *[ALEX] * 5, SAM)
+    wait_until(lambda: len(entries_of(api, ALEX)) == 5, what="5 entries")
+    views = api.app.state.views  # type: ignore[attr-defined]
+    key = subject_key(settings, f"nhs-number:{ALEX}")
+
+    async def batches(size: int) -> list[list[int]]:
+        return [[e.position for e in b] async for b in views.whole_timeline([key], batch=size)]
+
+    every = [e["position"] for e in entries_of(api, ALEX)]
+    assert api.portal.call(batches, 2) == [every[:2], every[2:4], every[4:]]  # type: ignore[union-attr]
+    assert api.portal.call(batches, 5) == [every]  # type: ignore[union-attr]
+    assert api.portal.call(batches, 50) == [every]  # type: ignore[union-attr]
+
+
 def test_an_invalid_identifier_is_a_problem_not_a_lookup(api: TestClient) -> None:
     response = api.get("/v1/citizens/nhs-number:1234567890/timeline", headers=as_citizen(api, ALEX))
 
