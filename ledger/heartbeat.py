@@ -56,7 +56,11 @@ def create_table(conn: psycopg.Connection[Any]) -> None:
         return
     try:
         conn.execute(CREATE)
-    except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+    except (
+        psycopg.errors.UniqueViolation,
+        psycopg.errors.DuplicateTable,
+        psycopg.errors.DuplicateObject,  # its row type, when the race is lost there
+    ):
         pass  # another process created it at the same moment: it is there
 
 

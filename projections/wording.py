@@ -144,12 +144,14 @@ def describe_change(
     org = organisation_name
     purpose = for_purpose((detail.get("purpose") or {}).get("text", ""))
     change = detail["change"]
-    if kind == "consent":
-        text = CONSENT_CHANGES[change].format(org=org, purpose=purpose)
-    elif kind == "objection":
+    # A consent or opt-out ends with its purpose, which may end with anything ("...
+    # schemes you may be able to get"): its day goes first, never after the purpose.
+    if kind in ("consent", "objection"):
         by = "" if detail.get("national") else f" by {org}"
-        text = OBJECTION_CHANGES[change].format(purpose=purpose, by=by)
-    elif kind == "query":
+        changes = CONSENT_CHANGES if kind == "consent" else OBJECTION_CHANGES
+        text = changes[change].format(org=org, purpose=purpose, by=by)
+        return f"On {day(occurred_at)}, {text[:1].lower()}{text[1:]}."
+    if kind == "query":
         text = sentence_start(QUERY_CHANGES[change].format(org=org))
         explanation = detail.get("explanation")
         if explanation:

@@ -63,7 +63,7 @@ def test_the_timeline_filters_by_organisation_kind_and_dates(page: Page) -> None
 
     expect(page.locator(".moj-timeline__item")).to_have_count(2)
     expect(page.locator(".moj-timeline")).to_contain_text("NHS England looked at your health")
-    expect(page.locator(".moj-timeline")).to_contain_text("You gave consent to NHS England")
+    expect(page.locator(".moj-timeline")).to_contain_text("you gave consent to NHS England")
     expect(page.get_by_text("Emergency access")).to_be_visible()
     accessible(page)
 
@@ -194,14 +194,14 @@ def test_a_citizen_withdraws_a_consent_and_sees_it_reflected(page: Page) -> None
     expect(_card(page, "NHS England")).to_contain_text("Consent withdrawn")
     _card(page, "NHS England").get_by_text("History").click()
     expect(_card(page, "NHS England")).to_contain_text(
-        "You withdrew your consent to NHS England for research that could improve care"
+        "you withdrew your consent to NHS England for research that could improve care"
     )
     accessible(page)
     page.goto("/choices")  # the banner is shown once
     expect(page.locator(".govuk-notification-banner--success")).to_have_count(0)
     page.goto("/your-data?kind=consent")
     expect(page.locator(".moj-timeline__item").first).to_contain_text(
-        "You withdrew your consent to NHS England"
+        "you withdrew your consent to NHS England"
     )
 
     page.goto("/choices")

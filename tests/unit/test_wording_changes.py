@@ -30,10 +30,10 @@ def test_consent_and_opt_out_changes_read_as_the_citizens_own_actions() -> None:
     purpose = {"code": "research", "text": "research and planning"}
     assert wording.describe_change(
         "consent", "NHS England", DAY, {"change": "withdrawn", "purpose": purpose}
-    ) == ("You withdrew your consent to NHS England for research and planning on 3 March 2026.")
+    ) == ("On 3 March 2026, you withdrew your consent to NHS England for research and planning.")
     assert wording.describe_change(
         "objection", "", DAY, {"change": "set", "purpose": purpose, "national": True}
-    ) == ("You opted out of your data being used for research and planning on 3 March 2026.")
+    ) == ("On 3 March 2026, you opted out of your data being used for research and planning.")
 
 
 def test_a_request_says_what_the_organisation_did_without_codes() -> None:
