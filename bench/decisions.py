@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import report_quiet  # noqa: E402
+from bench.open_loop import offer  # noqa: E402
 from bench.rebuild import fresh_database  # noqa: E402
 from bench.servers import api_process, database_url, scratch_home  # noqa: E402
 from infra.ports import free_port  # noqa: E402
@@ -69,25 +70,6 @@ def seed(settings: Settings, people: list[str]) -> None:
     ledger.close()
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection on raw asyncio streams: a load generator far
-    cheaper per request than an HTTP client library, so the server is what is measured."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def post(self, request: bytes) -> int:
-        self.writer.write(request)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
-
-
 def request_bytes(host: str, token: str, subject: str) -> bytes:
     body = orjson.dumps(
         {
@@ -104,41 +86,6 @@ def request_bytes(host: str, token: str, subject: str) -> bytes:
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
-
-
-async def offer(
-    port: int, token: str, people: list[str], rate: int, seconds: float, connections: int = 32
-) -> tuple[list[float], int]:
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(Connection(*await asyncio.open_connection("127.0.0.1", port)))
-    requests = [request_bytes(f"127.0.0.1:{port}", token, n) for n in people]
-    latencies: list[float] = []
-    errors = 0
-
-    async def one(i: int, scheduled: float) -> None:
-        nonlocal errors
-        connection = await pool.get()  # waiting for a free connection counts as latency
-        try:
-            status = await connection.post(requests[i % len(requests)])
-        finally:
-            pool.put_nowait(connection)
-        latencies.append((time.perf_counter() - scheduled) * 1000)
-        errors += status != 200
-
-    for i in range(300):  # warm up
-        await one(i, time.perf_counter())
-    latencies.clear()
-    tasks = []
-    start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        scheduled = start + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, scheduled)))
-    await asyncio.gather(*tasks)
-    return latencies, errors
 
 
 def decide(url: str, token: str, subject: str) -> bool:
@@ -216,10 +163,11 @@ def main() -> None:
         seed(settings, people)
         url = servers.enter_context(api_process(settings))
         service = token(settings, "service", organisation="DWP")
-        latencies, errors = asyncio.run(
-            offer(settings.api_port, service, people, args.rate, args.seconds)
-        )
-        latencies.sort()
+        host = f"127.0.0.1:{settings.api_port}"
+        requests = [request_bytes(host, service, n) for n in people]
+        answers = asyncio.run(offer(settings.api_port, requests, args.rate, args.seconds))
+        latencies = sorted(a.milliseconds for a in answers)
+        errors = sum(a.status != 200 for a in answers)
         p = lambda q: latencies[min(len(latencies) - 1, int(len(latencies) * q))]  # noqa: E731
         print(
             f"decisions: {len(latencies):,} requests offered at {args.rate}/s "

@@ -46,13 +46,14 @@ def kafka_bootstrap() -> Iterator[str]:
 
 def scratch_home(servers: ExitStack, keep: bool = False) -> Path:
     """A directory for one bench run (the embedded servers' data, the processes' logs),
-    removed when ``servers`` closes after a run that succeeded unless ``keep``; kept,
-    and named, after one that failed, for its logs. Enter it first, so the servers stop
-    before it goes."""
+    removed when ``servers`` closes after a run that succeeded or was interrupted
+    (Ctrl-C) unless ``keep``; kept, and named, after one that failed, for its logs.
+    Enter it first, so the servers stop before it goes."""
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
 
     def remove_unless_failing() -> None:
-        if sys.exc_info()[0] is None and not keep:
+        failure = sys.exc_info()[0]
+        if (failure is None or issubclass(failure, KeyboardInterrupt)) and not keep:
             shutil.rmtree(home, ignore_errors=True)
         else:
             print(f"the run's data and logs are kept in {home}", file=sys.stderr)
