@@ -124,12 +124,17 @@ def _choice(row: dict[str, Any], names: dict[str, str], online: bool) -> Choice:
     )
 
 
+async def _online(request: Request, organisations: list[str]) -> dict[str, bool]:
+    """Whether each organisation takes changes through the portal (holds a portal key)."""
+    portal: HeldSigners = request.app.state.portal
+    return {o: await run_in_threadpool(portal.enabled, o) for o in organisations}
+
+
 async def _choices(request: Request, views: Views, subject: CitizenSubject) -> list[Choice]:
     rows = await views.consents([subject.key])
     controllers = sorted({r["controller"] for r in rows})
     names = await views.organisation_names(controllers)
-    portal: HeldSigners = request.app.state.portal
-    online = {c: await run_in_threadpool(portal.enabled, c) for c in controllers}
+    online = await _online(request, controllers)
     return [_choice(row, names, online[row["controller"]]) for row in rows]
 
 
@@ -284,14 +289,13 @@ async def _objectable(
     a form value."""
     used = await views.purposes_used([subject.key])
     objected = {
-        (c.record["controller"], c.record["purpose"]["code"])
-        for c in await _choices(request, views, subject)
-        if c.kind == "objection" and c.state == "in-force"
+        (r["controller"], r["purpose"]["code"])
+        for r in await views.consents([subject.key])
+        if r["kind"] == "objection" and r["state"] == "in-force"
     }
     organisations = sorted({u["organisation"] for u in used})
     names = await views.organisation_names(organisations)
-    portal: HeldSigners = request.app.state.portal
-    online = {o: await run_in_threadpool(portal.enabled, o) for o in organisations}
+    online = await _online(request, organisations)
     found = {}
     for index, row in enumerate(used):
         if (row["organisation"], row["purpose"]["code"]) in objected:
