@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CitizenSubject, Views
+from api.consent_receipts import consent_receipt
+from api.deps import MAX_POSITION, CitizenSubject, Log, Views
 from api.dsar import emit
 from api.problems import Problem
 from ledger import choices
@@ -57,6 +59,7 @@ class Choice:
     action: str | None  # withdraw | give | lift, or None when it cannot change here
     online: bool  # whether the organisation takes changes through the portal
     record: dict[str, Any]
+    receipt: int | None  # a consent's latest change: the ledger position of its receipt
 
 
 # What each state means, in a sentence and in a tag.
@@ -121,6 +124,7 @@ def _choice(row: dict[str, Any], names: dict[str, str], online: bool) -> Choice:
         action=action,
         online=online,
         record=row,
+        receipt=(row["history"] or [{}])[-1].get("position") if row["kind"] == "consent" else None,
     )
 
 
@@ -165,6 +169,34 @@ async def your_choices(request: Request, subject: SignedIn, views: Views) -> Res
         done=done,
         done_title=DONE.get(done.state) if done else None,
         pending=changed is not None and done is None,
+    )
+
+
+@router.get("/choices/receipts/{position}")
+async def receipt(
+    position: str, subject: SignedIn, views: Views, log: Log, request: Request
+) -> Response:
+    """The signed receipt of a change to one of the citizen's own consents, as the API
+    serves it: `ledger verify receipt FILE --key KEY` checks it."""
+    if not position.isdigit() or not 0 < int(position) <= MAX_POSITION:
+        raise not_found()
+    try:
+        document = await consent_receipt(
+            views, log, request.app.state.log_signer, subject.key, int(position)
+        )
+    except Problem as problem:
+        if problem.status == 503:
+            raise PortalError(
+                503,
+                "Your receipt is not ready yet",
+                "The ledger seals each change into its log about once a second. Try again in "
+                "a minute.",
+            ) from None
+        raise not_found() from None
+    return Response(
+        orjson.dumps(document, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="consent-receipt-{position}.json"'},
     )
 
 
