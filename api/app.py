@@ -28,12 +28,22 @@ from api.problems import (
     problem_handler,
     unavailable,
 )
-from api.routes import agreements, cases, consents, decisions, oversight, requests, timeline
+from api.routes import (
+    agreements,
+    cases,
+    consents,
+    decisions,
+    erasures,
+    oversight,
+    requests,
+    timeline,
+)
 from api.routes import events as event_routes
 from api.routes import log as log_routes
 from api.schemas.operations import Liveness, Readiness
 from ledger.choices import PORTAL
 from ledger.dsar.keys import DsarSigners
+from ledger.erasure import Eraser
 from ledger.held_keys import HeldSigners
 from ledger.keyring import Keyring
 from ledger.settings import Settings
@@ -75,6 +85,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.dsar = DsarSigners(app.state.write_path.ledger, app.state.keyring)
         app.state.portal = HeldSigners(PORTAL, app.state.write_path.ledger, app.state.keyring)
         app.state.log_signer = signer_from_settings(settings)
+        app.state.eraser = Eraser(
+            app.state.write_path.ledger,
+            app.state.keyring,
+            settings.writer_database_url or settings.database_url,
+            settings.erasure_journal_path,
+        )
         gc.freeze()  # start-up objects leave the collector's view: shorter pauses under load
         yield
         app.state.write_path.close()
@@ -103,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
         event_routes,
         cases,
         requests,
+        erasures,
     ):
         app.include_router(module.router)
 

@@ -16,10 +16,12 @@ from pydantic import BeforeValidator, WithJsonSchema
 from api.auth.policy import Citizen, require_own_subject
 from api.problems import Problem
 from ledger.application import Ledger
+from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.subjects import InvalidIdentifier, Pseudonymiser, SubjectId, SubjectKey
 from ledger.transparency.reader import LogReader
 from projections.reading import ViewReader
+from projections.timeline import erased_key
 from projections.wording import UK
 
 
@@ -81,6 +83,19 @@ class CitizenSubject:
 
     id: SubjectId
     key: SubjectKey
+    # The key their erased entries are kept under ("details removed": ledger.erasure).
+    erased: str = ""
+
+    @property
+    def timeline_keys(self) -> list[str]:
+        """The keys of this subject's timeline: their pseudonym, and their erased entries."""
+        return [self.key, self.erased] if self.erased else [self.key]
+
+
+def citizen_subject(keyring: Keyring, subject_id: SubjectId) -> CitizenSubject:
+    """A citizen's subject with its pseudonym and the key of its erased entries."""
+    key = keyring.pseudonymiser.subject_key(subject_id)
+    return CitizenSubject(subject_id, key, erased_key(keyring.vault().tag(key)))
 
 
 async def own_subject(
@@ -92,14 +107,13 @@ async def own_subject(
         ),
     ],
     principal: Citizen,
-    pseudonyms: Pseudonyms,
+    request: Request,
 ) -> CitizenSubject:
     """The citizen's subject named in the path: 400 if it is not an identifier, 403 if it
     is not linked to the caller (whether anything is recorded about it or not)."""
-    subject_id = parse_subject(subject)
-    key = pseudonyms.subject_key(subject_id)
-    require_own_subject(principal, key)
-    return CitizenSubject(subject_id, key)
+    found = citizen_subject(request.app.state.keyring, parse_subject(subject))
+    require_own_subject(principal, found.key)
+    return found
 
 
 OwnSubject = Annotated[CitizenSubject, Depends(own_subject)]

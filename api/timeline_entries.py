@@ -17,7 +17,7 @@ from ledger.transparency.leaves import SealedLeaf
 from ledger.transparency.reader import LogReader
 from projections import wording
 from projections.reading import TimelineEntry, ViewReader
-from projections.timeline import ACCESS, SHARE
+from projections.timeline import ACCESS, ERASED, SHARE
 
 
 def cursor_of(entry: TimelineEntry) -> str:
@@ -78,8 +78,10 @@ def _share(entry: TimelineEntry, names: dict[str, str]) -> dict[str, Any]:
 
 def public_entry(entry: TimelineEntry, names: dict[str, str]) -> dict[str, Any]:
     """The entry as a citizen reads it: one sentence (``summary``) and its facts."""
-    name = names[entry.organisation]
-    if entry.kind == ACCESS:
+    name = names.get(entry.organisation, entry.organisation)
+    if entry.kind == ERASED:
+        specific = {"summary": wording.describe_erased(entry.occurred_at, entry.detail)}
+    elif entry.kind == ACCESS:
         specific = _access(entry, names)
     elif entry.kind == SHARE:
         specific = _share(entry, names)

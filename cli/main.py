@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.witness",
     "cli.dsar",
     "cli.portal",
+    "cli.retention",
 )
 
 

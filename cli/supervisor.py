@@ -34,6 +34,7 @@ CHILDREN = (
     ChildSpec("publish", kafka=True, serves_metrics=True, role=roles.PUBLISHER),
     ChildSpec("project", role=roles.PROJECTOR),
     ChildSpec("seal", role=roles.SEALER),
+    ChildSpec("dispose", role=roles.WRITER),
     ChildSpec("api", role=roles.API),
 )
 API_START_SECONDS = 60.0

@@ -87,6 +87,24 @@ def _check_bundle(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _check_receipt(settings: Settings, args: argparse.Namespace) -> int:
+    from ledger.receipts import MalformedReceipt, verify_receipt
+
+    if args.file is None:
+        raise UsageError("say which receipt: ledger verify receipt FILE")
+    key = _bundle_key(args.key, settings)
+    try:
+        document = _read_json(args.file)
+    except RecursionError:
+        raise UsageError(f"{args.file}: nested too deeply to be a receipt") from None
+    try:
+        report = verify_receipt(document, key)
+    except MalformedReceipt as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def _checkpoints(paths: list[str], key: Any) -> list[Any]:
     """The signed tree heads of checkpoint notes; each must verify with ``key``."""
     from ledger.transparency.checkpoint import parse_checkpoint
@@ -144,6 +162,12 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         discloser = discloser_from_settings(settings)
         kept = _checkpoints(args.checkpoint, key)
         trust = registry_trust(settings)
+        checkers: list[Provenance] = []
+
+        def provenance(earlier: Any) -> Any:
+            checkers.append(Provenance(trust.keyring, trust, earlier))
+            return checkers[-1].check
+
         report = audit_database(
             settings.database_url,
             key,
@@ -151,7 +175,9 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
             progress,
             start,
             kept,
-            provenance=lambda earlier: Provenance(trust.keyring, trust, earlier).check,
+            provenance=provenance,
+            vault=trust.keyring.vault(),
+            finish=lambda: checkers[-1].finish() if checkers else None,
         )
     if bar is not None:
         bar.finish(report.leaves)
@@ -172,6 +198,12 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
             else ""
         )
         + (
+            f"; {report.erased} events erased: their data keys are destroyed, each by an "
+            "erasure the log records, and their leaves still verify"
+            if report.erased
+            else ""
+        )
+        + (
             f"; the log still holds the tree of each of {len(args.checkpoint)} kept checkpoints"
             if args.checkpoint
             else ""
@@ -187,10 +219,11 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.transparency.export import MalformedExport
 
     try:
-        if args.what == "bundle":
+        if args.what in ("bundle", "receipt"):
             if args.audit or args.export or args.inclusion or args.consistency or args.checkpoint:
-                raise UsageError("verify bundle takes a FILE and --key only")
-            return _check_bundle(settings, args)
+                raise UsageError(f"verify {args.what} takes a FILE and --key only")
+            check = _check_bundle if args.what == "bundle" else _check_receipt
+            return check(settings, args)
         if args.file is not None:
             raise UsageError(f"unexpected argument {args.file!r}")
         if args.audit:
@@ -238,19 +271,25 @@ def register(add: Callable[..., Any]) -> None:
     verify = add(
         "verify",
         _verify,
-        "Check inclusion or consistency proofs, checkpoints and subject access response "
-        "bundles offline with the log's public key, or audit the whole log (exit 0 ok, 1 "
+        "Check inclusion or consistency proofs, checkpoints, subject access response "
+        "bundles and consent receipts offline with the log's public key, or audit the "
+        "whole log (exit 0 ok, 1 "
         "verification failed, 2 usage or unreadable input)",
     )
     verify.add_argument(
         "what",
         nargs="?",
-        choices=["bundle"],
+        choices=["bundle", "receipt"],
         help="`bundle FILE`: check a subject access response bundle (its JSON file): the "
         "signed tree head, the manifest's signature, every item's inclusion proof and "
-        "content, and that its sections agree with its items",
+        "content, and that its sections agree with its items; `receipt FILE`: check a "
+        "signed consent receipt: its signature, each change's inclusion proof and content, "
+        "the opening of the citizen's commitment, and that the record is what the log's "
+        "events say",
     )
-    verify.add_argument("file", nargs="?", metavar="FILE", help="the bundle (JSON, - = stdin)")
+    verify.add_argument(
+        "file", nargs="?", metavar="FILE", help="the bundle or receipt (JSON, - = stdin)"
+    )
     what = verify.add_mutually_exclusive_group()
     what.add_argument("--inclusion", metavar="FILE", help="an inclusion proof (JSON, - = stdin)")
     what.add_argument("--consistency", metavar="FILE", help="a consistency proof (JSON)")

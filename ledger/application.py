@@ -34,6 +34,7 @@ from ledger.catalogue import (
 from ledger.intake import RegisteredKey
 from ledger.key_registry import TOPICS as KEY_TOPICS
 from ledger.key_registry import KeyDirectory, RegistryTrust
+from ledger.keyring import Keyring
 from ledger.persistence import DuplicateSubmission, LedgerRecorder
 from ledger.recording import (
     MAX_EVENTS_PER_SAVE,
@@ -47,6 +48,7 @@ from ledger.recording import (
 from ledger.refusals import RefusalRecord
 from ledger.settings import Settings
 from ledger.transcoding import LedgerTranscoder, ledger_transcoder
+from ledger.vault import Vault
 
 # Seconds a process trusts its copy of the key registry before re-reading the log.
 REGISTRY_MAX_AGE = 1.0
@@ -88,11 +90,18 @@ class Ledger(Application[UUID]):
     name = "ledger"
 
     def __init__(
-        self, env: dict[str, str] | None = None, trust: RegistryTrust | None = None
+        self,
+        env: dict[str, str] | None = None,
+        trust: RegistryTrust | None = None,
+        vault: Vault | None = None,
     ) -> None:
         """``trust``: what the key registry trusts (the administrators' key); without it,
-        no key at all (a ledger that only reads)."""
+        no key at all (a ledger that only reads). ``vault``: what seals and opens the
+        personal values of stored events (``ledger.vault``); without it, the ledger can
+        neither store an event nor read one that holds personal values."""
         super().__init__(env)
+        self.ledger_recorder.vault = vault
+        self.vault = vault
         self.trust = trust
         self._directory = KeyDirectory(trust)
         self._registry_position = 0
@@ -104,7 +113,11 @@ class Ledger(Application[UUID]):
     def from_settings(cls, settings: Settings) -> Ledger:
         from ledger.administration import registry_trust
 
-        return cls(eventsourcing_env(settings.database_url), registry_trust(settings))
+        return cls(
+            eventsourcing_env(settings.database_url),
+            registry_trust(settings),
+            Keyring.from_settings(settings).vault(),
+        )
 
     def construct_transcoder(self) -> Transcoder:
         """JSON as eventsourcing writes it, read with orjson (``ledger.transcoding``)."""

@@ -5,10 +5,11 @@ creates and changes tables), creates a login role for each process and grants it
 that process does, and nothing else:
 
 ========== ==================================================================
-writer     the write path (ingest workers; the API's HTTP intake): appends
-           events, submissions, refusals and source positions; reads them
+writer     the write path (ingest workers; the API's HTTP intake) and disposal:
+           appends events, submissions, refusals, source positions and data
+           keys; reads them; destroys data keys (an erasure)
 sealer     reads events; appends leaves, tree nodes and signed tree heads
-projector  reads events; owns the views (it creates and rebuilds them)
+projector  reads events and their data keys; owns the views
 publisher  reads events; appends outbox positions and what it skipped
 api        reads the log and the views; appends who was shown what, and why
 ========== ==================================================================
@@ -55,6 +56,9 @@ TRACKING, EPOCHS, SKIPPED = "ledger_tracking", "ledger_topic_epochs", "ledger_ou
 LEAVES, NODES, HEADS = "ledger_log_leaves", "ledger_log_nodes", "ledger_log_tree_heads"
 DISCLOSURES, PROCESSES, KEYS = "ledger_log_disclosures", "ledger_processes", "ledger_keys"
 BUNDLES = "ledger_sar_bundles"
+# Per-subject data keys (ledger.vault): the writer makes them, and destroys them when it
+# records an erasure (a trigger lets no change but that through); readers open with them.
+DATA_KEYS = "ledger_data_keys"
 # The tables of the log itself, and what was disclosed or sent: appended to, never changed.
 APPEND_ONLY = (EVENTS, SUBMISSIONS, REFUSALS, LEAVES, NODES, HEADS, DISCLOSURES, BUNDLES)
 
@@ -63,18 +67,19 @@ _COMMON = [("SELECT", [KEYS]), ("SELECT, INSERT, UPDATE, DELETE", [PROCESSES])]
 GRANTS: dict[str, list[tuple[str, list[str]]]] = {
     WRITER: [
         ("SELECT, INSERT", [EVENTS, SUBMISSIONS, REFUSALS]),
+        ("SELECT, INSERT, UPDATE", [DATA_KEYS]),
         ("SELECT, INSERT, UPDATE", [TRACKING]),  # one row per source partition, moved on
         ("SELECT", [EPOCHS]),
     ],
     SEALER: [("SELECT", [EVENTS]), ("SELECT, INSERT", [LEAVES, NODES, HEADS])],
-    PROJECTOR: [("SELECT", [EVENTS])],
+    PROJECTOR: [("SELECT", [EVENTS, DATA_KEYS])],
     PUBLISHER: [
-        ("SELECT", [EVENTS, REFUSALS]),  # refusals: dead letters to ledger.rejected
+        ("SELECT", [EVENTS, REFUSALS, DATA_KEYS]),  # refusals: dead letters to ledger.rejected
         ("SELECT, INSERT, UPDATE", [TRACKING]),
         ("SELECT, INSERT", [SKIPPED]),
     ],
     API: [
-        ("SELECT", [EVENTS, SUBMISSIONS, REFUSALS, TRACKING, EPOCHS, SKIPPED]),
+        ("SELECT", [EVENTS, SUBMISSIONS, REFUSALS, TRACKING, EPOCHS, SKIPPED, DATA_KEYS]),
         ("SELECT", [LEAVES, NODES, HEADS]),
         ("SELECT, INSERT", [DISCLOSURES, BUNDLES]),
     ],

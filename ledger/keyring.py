@@ -27,6 +27,7 @@ import nacl.utils
 
 from ledger.settings import Settings, SettingsError
 from ledger.subjects import Pseudonymiser
+from ledger.vault import Vault
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:
@@ -48,10 +49,18 @@ class Keyring:
         # Salts of the commitments that stand for personal fields in what the verifiable
         # log publishes (ledger.transparency.disclosure).
         self.commitment_key = _derive(secret, b"commitment")
+        # Per-subject data keys (ledger.vault): the key-encryption key that wraps them,
+        # and the key of the subjects' tags that find a person's keys for an erasure.
+        self.key_encryption_key = _derive(secret, b"data-key-wrap")
+        self.subject_tag_key = _derive(secret, b"subject-tag")
         self._box = nacl.secret.SecretBox(self._seal_key)
         self.log_signing_key = nacl.signing.SigningKey(
             log_signing_seed or _derive(secret, b"log-signing")
         )
+
+    def vault(self) -> Vault:
+        """What seals and opens the personal values of stored events."""
+        return Vault(self.key_encryption_key, self.subject_tag_key)
 
     def derive(self, purpose: bytes) -> bytes:
         """A 32-byte key of its own for ``purpose`` (e.g. the development

@@ -9,7 +9,7 @@ A redelivered record therefore finds its position already tracked and changes no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing import postgres as es_postgres
@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -33,8 +33,24 @@ from ledger.database_roles import (
     may_create,
     require_tables,
 )
+from ledger.domain.erasure import KeysChanged
 from ledger.recording import Known
 from ledger.refusals import RefusalRecord
+from ledger.vault import Vault, is_sealed
+
+# The only change ledger_data_keys takes: a live key destroyed (its wrapped bytes and its
+# subject's tag set to NULL, when and by which erasure recorded), nothing else changed.
+_DESTROY_ONLY_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION ledger_data_keys_destroy_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "IF TG_OP = 'UPDATE' AND OLD.wrapped IS NOT NULL AND NEW.wrapped IS NULL "
+    "AND NEW.subject_tag IS NULL AND NEW.destroyed_at IS NOT NULL "
+    "AND NEW.originator_id = OLD.originator_id "
+    "AND NEW.originator_version = OLD.originator_version AND NEW.slot = OLD.slot THEN "
+    "RETURN NEW; END IF; "
+    "RAISE EXCEPTION 'a data key is only ever destroyed (% on %)', TG_OP, TG_TABLE_NAME; "
+    "END $$"
+)
 
 
 class DuplicateSubmission(IntegrityError):
@@ -221,6 +237,66 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
                 self.events_table_name.replace("_events", "_refusals"),
             ]
         )
+        # Per-subject data keys (ledger.vault): one row per slot of an event that holds
+        # personal values, the key wrapped under the ledger's key-encryption key. A key
+        # is destroyed by setting ``wrapped`` (and the subject's tag) to NULL, and that
+        # is the only change the table takes: a trigger refuses any other, and DELETE.
+        self.data_keys_table = Identifier(self.events_table_name.replace("_events", "_data_keys"))
+        self.sql_create_statements += [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+                "slot text NOT NULL, wrapped bytea, subject_tag bytea, "
+                "destroyed_at timestamptz, erasure uuid, "
+                "PRIMARY KEY (originator_id, originator_version, slot))"
+            ).format(schema, self.data_keys_table),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {2} ON {0}.{1} (subject_tag) "
+                "WHERE subject_tag IS NOT NULL"
+            ).format(
+                schema,
+                self.data_keys_table,
+                Identifier(self.events_table_name.replace("_events", "_data_keys_subject")),
+            ),
+            SQL(_DESTROY_ONLY_FUNCTION).format(),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {0} BEFORE UPDATE OR DELETE ON {1}.{2} "
+                "FOR EACH ROW EXECUTE FUNCTION ledger_data_keys_destroy_only()"
+            ).format(
+                Identifier(self.events_table_name.replace("_events", "_data_keys_destroy_only")),
+                schema,
+                self.data_keys_table,
+            ),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {0} BEFORE TRUNCATE ON {1}.{2} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION ledger_log_append_only()"
+            ).format(
+                Identifier(self.events_table_name.replace("_events", "_data_keys_no_truncate")),
+                schema,
+                self.data_keys_table,
+            ),
+        ]
+        self.copy_data_keys_statement = SQL(
+            "COPY {0}.{1} (originator_id, originator_version, slot, wrapped, subject_tag) "
+            "FROM STDIN (FORMAT BINARY)"
+        ).format(schema, self.data_keys_table)
+        self.select_data_keys_statement = SQL(
+            "SELECT k.originator_id, k.originator_version, k.slot, k.wrapped FROM {0}.{1} k "
+            "JOIN unnest(%s::uuid[], %s::int8[]) AS e(originator_id, originator_version) "
+            "USING (originator_id, originator_version)"
+        ).format(schema, self.data_keys_table)
+        self.destroy_keys_statement = SQL(
+            "UPDATE {0}.{1} k SET wrapped = NULL, subject_tag = NULL, destroyed_at = now(), "
+            "erasure = %s FROM unnest(%s::uuid[], %s::int8[], %s::text[]) "
+            "AS d(originator_id, originator_version, slot) "
+            "WHERE k.originator_id = d.originator_id "
+            "AND k.originator_version = d.originator_version AND k.slot = d.slot "
+            "AND k.wrapped IS NOT NULL"
+        ).format(schema, self.data_keys_table)
+        self.vault: Vault | None = None
+        # Personal members this process never reads, left unopened (null) when it reads
+        # events: the projection runner never reads the envelope (``ledger.vault``).
+        self.skip: frozenset[str] = frozenset()
         self._submissions_key = self.events_table_name.replace("_events", "_submissions") + "_pkey"
         self.copy_submissions_statement = SQL(
             "COPY {0}.{1} (source, event_id, originator_id, originator_version, content_sha256) "
@@ -317,13 +393,22 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         ]
 
     def _read_binary(self, statement: Composed, params: list[Any], rows: Any) -> list[Any]:
-        """A read's rows in PostgreSQL's binary format (``bytea`` arrives as it is)."""
-        with (
-            self.datastore.get_connection() as conn,
-            conn.cursor(binary=True, row_factory=rows) as curs,
-        ):
-            curs.execute(statement, params, prepare=True)
-            return list(curs.fetchall())
+        """A read's rows in PostgreSQL's binary format (``bytea`` arrives as it is), each
+        state with its personal values opened (``ledger.vault``)."""
+        with self.datastore.get_connection() as conn:
+            with conn.cursor(binary=True, row_factory=rows) as curs:
+                curs.execute(statement, params, prepare=True)
+                found = list(curs.fetchall())
+            if rows is dict_row:
+                triples = [(r["originator_id"], r["originator_version"], r["state"]) for r in found]
+                for row, state in zip(found, self._opened(conn, triples), strict=True):
+                    row["state"] = state
+                return found
+            triples = [(r[1], r[2], r[4]) for r in found]
+            return [
+                (*row[:4], state)
+                for row, state in zip(found, self._opened(conn, triples), strict=True)
+            ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -353,23 +438,102 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             # The EXCLUSIVE lock serialises writers, so readers never pass over a gap
             # that a slower transaction fills in later, and this transaction's sequence
             # values are consecutive: no other writer can draw from it until we commit.
+            sealed, keys = self._seal(stored_events)
             self._lock_table(curs)
             self._notify_channel(curs)
             with curs.copy(self.copy_events_statement) as copy:
                 copy.set_types(["uuid", "int8", "text", "bytea"])
-                for event in stored_events:
+                for event, state in zip(stored_events, sealed, strict=True):
                     copy.write_row(
-                        (event.originator_id, event.originator_version, event.topic, event.state)
+                        (event.originator_id, event.originator_version, event.topic, state)
                     )
+            if keys:
+                with curs.copy(self.copy_data_keys_statement) as copy:
+                    copy.set_types(["uuid", "int8", "text", "bytea", "bytea"])
+                    for row in keys:
+                        copy.write_row(row)
             curs.execute(self.last_notification_id_statement, (self._events_table_text,))
             row = curs.fetchone()
             assert row is not None
             last = int(row["last"])
             return list(range(last - len(stored_events) + 1, last + 1))
 
+    def _seal(
+        self, stored_events: Sequence[StoredEvent]
+    ) -> tuple[list[bytes], list[tuple[UUID, int, str, bytes, bytes | None]]]:
+        """Each event's state with its personal values sealed, and the key rows."""
+        vault = self.vault
+        if vault is None:
+            raise RuntimeError("this ledger was opened without its vault: it cannot store events")
+        states: list[bytes] = []
+        keys: list[tuple[UUID, int, str, bytes, bytes | None]] = []
+        for event in stored_events:
+            oid, version = cast(UUID, event.originator_id), event.originator_version
+            state, slots = vault.seal(f"{oid}/{version}", event.state)
+            states.append(state)
+            keys += [(oid, version, k.slot, k.wrapped, k.subject_tag) for k in slots]
+        return states, keys
+
+    def _destroy_keys(
+        self, curs: Cursor[DictRow], erasure: UUID, keys: Sequence[tuple[UUID, int, str]]
+    ) -> None:
+        """Destroy data keys, in the transaction that records the erasure naming them;
+        :class:`KeysChanged` (and nothing done) if any is already gone."""
+        if not keys:
+            return
+        curs.execute(
+            self.destroy_keys_statement,
+            (erasure, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]),
+        )
+        if curs.rowcount != len(set(keys)):
+            raise KeysChanged(
+                f"{len(set(keys)) - curs.rowcount} of the {len(keys)} keys to destroy were "
+                "already gone: nothing was erased; run again"
+            )
+
+    def data_keys(
+        self, conn: Connection[Any], events: Sequence[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], dict[str, bytes | None]]:
+        """The wrapped keys (None where destroyed) of events, by event and slot."""
+        found: dict[tuple[UUID, int], dict[str, bytes | None]] = {}
+        if not events:
+            return found
+        with conn.cursor(binary=True, row_factory=tuple_row) as curs:
+            curs.execute(
+                self.select_data_keys_statement,
+                ([e[0] for e in events], [e[1] for e in events]),
+                prepare=True,
+            )
+            for oid, version, slot, wrapped in curs.fetchall():
+                found.setdefault((oid, version), {})[slot] = wrapped
+        return found
+
+    def _opened(
+        self, conn: Connection[Any], rows: Sequence[tuple[UUID, int, bytes]]
+    ) -> list[bytes]:
+        """The states of (originator id, version, state) rows with their personal values
+        opened with the keys still held (null where destroyed)."""
+        sealed = [(oid, v) for oid, v, state in rows if is_sealed(state)]
+        if not sealed:
+            return [state for _, _, state in rows]
+        vault = self.vault
+        if vault is None:
+            raise RuntimeError("this ledger was opened without its vault: it cannot read events")
+        wrapped = self.data_keys(conn, sealed)
+        opened: list[bytes] = []
+        for oid, version, state in rows:
+            if is_sealed(state):
+                keys = vault.keys_of(wrapped.get((oid, version), {}))
+                state = vault.open(f"{oid}/{version}", state, keys, self.skip, salts=False).state
+            opened.append(state)
+        return opened
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
+        destroy = kwargs.get("destroy")
+        if destroy is not None:
+            self._destroy_keys(curs, *destroy)
         for tracking in kwargs.get("trackings", ()):
             self._insert_tracking(curs, tracking)
         refusals: Sequence[RefusalRecord] = kwargs.get("refusals", ())

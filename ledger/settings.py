@@ -99,6 +99,22 @@ class Settings:
         "The administrators' Ed25519 public key (base64url): the root of trust every event "
         "checks back to; empty derives it from the secret (development only)",
     )
+    retention: str = _setting(
+        "data-accessed=P6Y,data-shared=P6Y,consent=P6Y,objection=P6Y,"
+        "subject-access-request=P2Y,query=P2Y,conflict=P6Y",
+        "Retention schedule: how long the ledger keeps the personal data of each kind of "
+        "record (ISO 8601 periods, `kind=PnYnMnD`, comma-separated), counted from an "
+        "access's or share's time, or a record's last change; a share under an agreement "
+        "that states a period keeps it that long instead (docs/retention.md)",
+    )
+    erasure_journal: str = _setting(
+        "",
+        "File every erasure is appended to, signed (`ledger retention replay` reads it into a "
+        "database restored from a backup); empty: `erasures.jsonl` in the ledger home",
+    )
+    retention_interval_seconds: float = _setting(
+        86400.0, "How often `ledger run` applies the retention schedule (0: never)"
+    )
     seal_interval_seconds: float = _setting(1.0, "How often the sealer signs a new tree head")
     seal_batch: int = _setting(10000, "Most leaves one sealer transaction integrates and signs")
     auth_issuer: str = _setting(
@@ -174,6 +190,11 @@ class Settings:
                 raise SettingsError(f"{PREFIX}{f.name.upper()}={raw!r}: {exc}") from None
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def erasure_journal_path(self) -> Path:
+        """Where erasures are journalled (``LEDGER_ERASURE_JOURNAL``, or the home's)."""
+        return Path(self.erasure_journal) if self.erasure_journal else self.home / "erasures.jsonl"
 
     def to_env(self) -> dict[str, str]:
         """The settings as ``LEDGER_*`` variables, to hand to child processes."""

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 
-from api.deps import CitizenSubject
+from api.deps import CitizenSubject, citizen_subject
 from ledger.subjects import InvalidIdentifier, SubjectId
 from portal.pages import SignInNeeded, form_refused, session_ended, session_has_ended, session_of
 from portal.session import csrf_matches
@@ -28,7 +28,7 @@ async def signed_in(request: Request) -> CitizenSubject:
         subject = SubjectId.from_text(text)
     except InvalidIdentifier:  # sealed by us, so never; but never trusted blindly either
         raise SignInNeeded() from None
-    return CitizenSubject(subject, request.app.state.keyring.pseudonymiser.subject_key(subject))
+    return citizen_subject(request.app.state.keyring, subject)
 
 
 async def posted_form(request: Request) -> dict[str, str]:

@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 from psycopg import Connection, Cursor
 
 from ledger.domain.dsar import AccessQuery, SubjectAccessRequest
+from ledger.domain.erasure import Erasure, erased_records
 from ledger.domain.registry import Organisation
 from ledger.dsar.clock import Deadline, Pause, Request, deadline
 from ledger.dsar.holidays import Calendar, Nation, bundled_calendar
@@ -172,7 +173,11 @@ class CasesProjection(Projection):
     """Writes the case view from request and query events."""
 
     name = "cases"
-    topics = (get_topic(Organisation.Registered), *(get_topic(kind) for kind in STEPS))
+    topics = (
+        get_topic(Organisation.Registered),
+        get_topic(Erasure.Recorded),
+        *(get_topic(kind) for kind in STEPS),
+    )
     tables = (
         "CREATE TABLE IF NOT EXISTS {s}.cases ("
         "case_id uuid PRIMARY KEY, kind text NOT NULL, organisation text NOT NULL, "
@@ -337,6 +342,17 @@ class CasesProjection(Projection):
         detail = {"item_position": event.position, "field": event.field}
         self._history(curs, event, position, {**detail, "disclose": event.disclose})
 
+    @apply.register
+    def _(self, event: Erasure.Recorded, position: int, curs: Cursor[Any]) -> None:
+        """A request or query erased as a whole record is no longer a case here."""
+        records = erased_records(event)
+        if records:
+            for table in ("cases", "history", "redactions"):
+                curs.execute(
+                    self.sql(f"DELETE FROM {{s}}.{table} WHERE case_id = ANY(%s)"),  # noqa: S608
+                    (records,),
+                )
+
     # -- helpers --
 
     def _nation(self, curs: Cursor[Any], organisation: str) -> str:
@@ -358,6 +374,8 @@ class CasesProjection(Projection):
         about_position: int | None = None,
         concern: str | None = None,
     ) -> None:
+        if event.subject_key is None:  # erased (a view rebuilt after an erasure)
+            return
         calendar = bundled_calendar()
         case = CaseRow(
             case_id=event.originator_id,

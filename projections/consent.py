@@ -17,6 +17,7 @@ from eventsourcing.utils import get_topic
 from psycopg import Cursor
 
 from ledger.domain.consent import Consent, Objection
+from ledger.domain.erasure import Erasure, erased_records
 from projections.view import Projection
 
 NATIONAL = "*"  # the controller of a national opt-out: every controller
@@ -37,7 +38,7 @@ class ConsentProjection(Projection):
     """Writes consent and objection state from the ledger's consent events."""
 
     name = "consent"
-    topics = tuple(get_topic(kind) for kind in STATES)
+    topics = (*(get_topic(kind) for kind in STATES), get_topic(Erasure.Recorded))
     tables = (
         "CREATE TABLE IF NOT EXISTS {s}.consents ("
         "originator_id uuid PRIMARY KEY, subject_key text NOT NULL, controller text NOT NULL, "
@@ -62,7 +63,20 @@ class ConsentProjection(Projection):
         """Events of other types change nothing here."""
 
     @apply.register
+    def _(self, event: Erasure.Recorded, position: int, curs: Cursor[Any]) -> None:
+        """A consent or objection erased as a whole record is no longer known here."""
+        records = erased_records(event)
+        if records:
+            for table in ("consents", "objections", "history"):
+                curs.execute(
+                    self.sql(f"DELETE FROM {{s}}.{table} WHERE originator_id = ANY(%s)"),  # noqa: S608
+                    (records,),
+                )
+
+    @apply.register
     def _(self, event: Consent.Given, position: int, curs: Cursor[Any]) -> None:
+        if event.subject_key is None:  # erased (a view rebuilt after an erasure)
+            return
         curs.execute(
             self.sql(
                 "INSERT INTO {s}.consents VALUES (%s, %s, %s, %s, %s, 'given', %s, %s, %s, %s)"
@@ -116,6 +130,8 @@ class ConsentProjection(Projection):
 
     @apply.register
     def _(self, event: Objection.Set, position: int, curs: Cursor[Any]) -> None:
+        if event.subject_key is None:  # erased
+            return
         curs.execute(
             self.sql("INSERT INTO {s}.objections VALUES (%s, %s, %s, %s, %s, true, %s, %s, %s)"),
             (

@@ -180,7 +180,12 @@ def _assemble(
             f"ledger positions {old[:5]} were sealed as ledger-leaf/v1, whose content "
             "cannot be proved without showing pseudonyms",
         )
-    rows = {row.position: row for row in store.events_at(conn, [e[0] for e in sealed])}
+    rows = {
+        row.position: row
+        for row in store.open_rows(
+            conn, keyring.vault(), store.events_at(conn, [e[0] for e in sealed])
+        )
+    }
     paths, _ = inclusion_paths(conn, [leaves[e[0]].leaf_index for e in sealed], size)
     codes = {organisation.code}
     for entry in sealed:
@@ -210,7 +215,9 @@ def _assemble(
         )
 
     def disclosed(position: int, field: str) -> str:
-        identity = _recorded(keyring, json.loads(rows[position].state or b"{}"), field)
+        row = rows[position]
+        state = row.opened.state if row.opened is not None else row.state
+        identity = _recorded(keyring, json.loads(state or b"{}"), field)
         return identity if disclose_official is None else disclose_official(identity)
 
     return build_bundle(

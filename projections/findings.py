@@ -35,7 +35,7 @@ def receipt_key(event: DataShare.Recorded) -> str:
     elif event.manifest_sha256:
         what = f"manifest:{event.manifest_sha256}"
     else:
-        what = "subjects:" + ",".join(sorted(set(event.subject_keys)))
+        what = "subjects:" + ",".join(sorted({k for k in event.subject_keys if k is not None}))
     text = "\n".join((event.sender, event.recipient, event.purpose["code"], what))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -152,7 +152,7 @@ class FindingsProjection(Projection):
                 count,
                 {**share, "why": coverage.detail},
             )
-        keys = list(dict.fromkeys(event.subject_keys))
+        keys = [k for k in dict.fromkeys(event.subject_keys) if k is not None]
         if keys and event.lawful_basis.get("article6") == "consent":
             without = len(keys) - self._consenting(curs, keys, event.sender, purpose, event)
             if without:

@@ -153,19 +153,39 @@ class ViewReader:
         return await self.rows(
             "SELECT 'consent' AS kind, c.originator_id, c.controller, c.purpose, c.state, "
             "c.changed_at, c.expires_at, c.terms, "
-            "(SELECT json_agg(json_build_object('state', h.state, 'at', h.at) ORDER BY h.position) "
+            "(SELECT json_agg(json_build_object('state', h.state, 'at', h.at, "
+            "'position', h.position) ORDER BY h.position) "
             " FROM consent.history h WHERE h.originator_id = c.originator_id) AS history "
             "FROM consent.consents c WHERE c.subject_key = ANY(%(keys)s) "
             "UNION ALL "
             "SELECT 'objection', o.originator_id, o.controller, o.purpose, "
             "CASE WHEN o.in_force THEN 'in-force' ELSE 'lifted' END, o.changed_at, NULL, "
             "'{}'::jsonb, "
-            "(SELECT json_agg(json_build_object('state', h.state, 'at', h.at) ORDER BY h.position) "
+            "(SELECT json_agg(json_build_object('state', h.state, 'at', h.at, "
+            "'position', h.position) ORDER BY h.position) "
             " FROM consent.history h WHERE h.originator_id = o.originator_id) "
             "FROM consent.objections o WHERE o.subject_key = ANY(%(keys)s) "
             "ORDER BY changed_at",
             {"keys": list(subject_keys)},
         )
+
+    async def consent_change(
+        self, subject_keys: Sequence[str], position: int
+    ) -> dict[str, Any] | None:
+        """The consent of these subjects that changed at ``position``: its id, controller
+        and the positions of its changes up to that one, oldest first (None if no consent
+        of theirs changed there)."""
+        rows = await self.rows(
+            "SELECT c.originator_id, c.controller, "
+            "(SELECT array_agg(h.position ORDER BY h.position) FROM consent.history h "
+            " WHERE h.originator_id = c.originator_id AND h.position <= %(position)s) "
+            "AS positions "
+            "FROM consent.consents c JOIN consent.history p "
+            "ON p.originator_id = c.originator_id AND p.position = %(position)s "
+            "WHERE c.subject_key = ANY(%(keys)s)",
+            {"keys": list(subject_keys), "position": position},
+        )
+        return rows[0] if rows else None
 
     async def purposes_used(
         self, subject_keys: Sequence[str], limit: int = 100

@@ -16,7 +16,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
 from ledger.settings import Settings
-from projections.runner import LogReader, ViewRunner, connect
+from projections.runner import VIEWS_NEVER_READ, LogReader, ViewRunner, connect
 from projections.view import lock_view, tracked_position
 from projections.views import VIEWS
 
@@ -46,6 +46,7 @@ def rebuild(settings: Settings, name: str, progress: Progress | None = None) -> 
     projection = VIEWS[name](shadow)
     started = time.perf_counter()
     ledger = Ledger.from_settings(settings)
+    ledger.ledger_recorder.skip = VIEWS_NEVER_READ
     try:
         with connect(settings) as conn:
             VIEWS[name]().create(conn)  # the live view exists, to be swapped out

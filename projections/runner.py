@@ -37,6 +37,8 @@ log = logging.getLogger("ledger.projections")
 Handler = Callable[[Any, int, Any], None]
 
 BATCH = 2000
+# What no view reads of an event: not decrypted for them (ledger.vault).
+VIEWS_NEVER_READ = frozenset({"envelope_sealed"})
 IDLE_POLL_SECONDS = 0.2  # fallback when no NOTIFY arrives
 
 
@@ -46,6 +48,7 @@ class LogReader:
     def __init__(self, ledger: Ledger) -> None:
         self.recorder: Any = ledger.recorder
         self.mapper = ledger.mapper
+        self.vault = ledger.vault
 
     def head(self) -> int:
         return int(self.recorder.max_notification_id() or 0)
@@ -80,6 +83,9 @@ class ViewRunner:
         self.reader = reader
         self.conn = conn
         self.batch = batch
+        for projection in self.projections:
+            if projection.vault is None:
+                projection.vault = getattr(reader, "vault", None)
         self._topics_of = {id(p): frozenset(p.topics) for p in self.projections}
         self._handlers: dict[tuple[int, type], Handler] = {}
 
@@ -289,6 +295,7 @@ def run_projections(
     chosen = list(projections or all_projections())
     prepare_views(settings, chosen)
     ledger = Ledger.from_settings(settings)
+    ledger.ledger_recorder.skip = VIEWS_NEVER_READ
     if ready is not None:
         ready()
     wake = threading.Event()

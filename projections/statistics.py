@@ -15,6 +15,7 @@ setting, so changing it needs no rebuild).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -23,6 +24,7 @@ from eventsourcing.utils import get_topic
 from psycopg import Connection, Cursor
 
 from ledger.domain.access import DataAccess
+from ledger.domain.erasure import Erasure
 from ledger.domain.sharing import DataShare
 from projections.view import Projection
 from projections.wording import UK
@@ -57,11 +59,33 @@ def month_of(moment: datetime) -> date:
     return date(local.year, local.month, 1)
 
 
+TAGGED = "t:"
+
+
+def counted(subject_keys: Sequence[str | None], position: int, vault: Any = None) -> list[str]:
+    """The people an event counts, by their tag (``ledger.vault``: an erasure names the
+    tags it erased, so their rows go with it; without a vault, by pseudonym). An erased
+    subject (a view rebuilt after an erasure) still counts, as a person of their own, so
+    figures once published do not change."""
+    return [
+        f"erased:{position}:{index}"
+        if key is None
+        else TAGGED + vault.tag(key).hex()
+        if vault is not None
+        else key
+        for index, key in enumerate(subject_keys)
+    ]
+
+
 class StatisticsProjection(Projection):
     """Counts accesses and shares, and the people they concerned, into monthly cells."""
 
     name = "statistics"
-    topics = (get_topic(DataAccess.Recorded), get_topic(DataShare.Recorded))
+    topics = (
+        get_topic(DataAccess.Recorded),
+        get_topic(DataShare.Recorded),
+        get_topic(Erasure.Recorded),
+    )
     tables = (
         "CREATE TABLE IF NOT EXISTS {s}.cells ("
         "id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
@@ -69,7 +93,7 @@ class StatisticsProjection(Projection):
         "gateway text NOT NULL, purpose_code text NOT NULL, purpose text NOT NULL, "
         "events bigint NOT NULL, people bigint NOT NULL, "
         "UNIQUE (month, kind, organisation, gateway, purpose_code))",
-        # Who each cell's people are (pseudonyms), to count each once; never served.
+        # Who each cell's people are (their tags), to count each once; never served.
         # Keys compare as bytes (C collation): a language's collation only costs here.
         "CREATE TABLE IF NOT EXISTS {s}.members ("
         'cell integer NOT NULL, subject_key text COLLATE "C" NOT NULL, '
@@ -93,12 +117,22 @@ class StatisticsProjection(Projection):
             "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = 'counts'",
             (self.schema,),
         ).fetchone()
-        if row is None:
-            return None
-        return (
-            "its counts add up the people of every event instead of counting each person "
-            "once, and its new cells hold only the events since the upgrade"
-        )
+        if row is not None:
+            return (
+                "its counts add up the people of every event instead of counting each "
+                "person once, and its new cells hold only the events since the upgrade"
+            )
+        # Before per-subject keys, a cell's people were kept by pseudonym: an erasure
+        # could not remove them, and a person seen since would be counted again.
+        row = conn.execute(
+            self.sql(
+                "SELECT 1 FROM {s}.members WHERE subject_key NOT LIKE 't:%%' "
+                "AND subject_key NOT LIKE 'erased:%%' LIMIT 1"
+            )
+        ).fetchone()
+        if row is not None:
+            return "its cells keep people by pseudonym, which an erasure cannot remove"
+        return None
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, curs: Cursor[Any]) -> None:
@@ -113,15 +147,24 @@ class StatisticsProjection(Projection):
             "",
             event.purpose["code"],
         )
-        self._count(cell, event.purpose["text"], event.subject_keys)
+        self._count(cell, event.purpose["text"], counted(event.subject_keys, position, self.vault))
 
     @apply.register
     def _(self, event: DataShare.Recorded, position: int, curs: Cursor[Any]) -> None:
         gateway = (event.legal_gateway or {}).get("code", "")
         cell = (month_of(event.occurred_at), "share", event.sender, gateway, event.purpose["code"])
-        self._count(cell, event.purpose["text"], event.subject_keys)
+        self._count(cell, event.purpose["text"], counted(event.subject_keys, position, self.vault))
         if event.manifest_sha256 is not None:
             self._manifests[cell, event.manifest_sha256] = event.subject_count
+
+    @apply.register
+    def _(self, event: Erasure.Recorded, position: int, curs: Cursor[Any]) -> None:
+        """An erased person is no longer among any cell's people (the counts, once
+        published, stay as they are)."""
+        self.flush(curs)
+        tags = [TAGGED + tag for tags in event.tombstones or () for tag in tags or ()]
+        if tags:
+            curs.execute(self.sql("DELETE FROM {s}.members WHERE subject_key = ANY(%s)"), (tags,))
 
     def _count(self, cell: Cell, purpose: str, subjects: list[str]) -> None:
         self._events[cell] += 1

@@ -9,6 +9,7 @@ request do not name the citizen again; the view remembers whose each one is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -21,6 +22,7 @@ from psycopg import Connection, Cursor
 from ledger.domain.access import DataAccess
 from ledger.domain.consent import Consent, Objection
 from ledger.domain.dsar import AccessQuery, SubjectAccessRequest
+from ledger.domain.erasure import Erasure
 from ledger.domain.registry import Organisation
 from ledger.domain.sharing import DataShare
 from projections.view import Projection
@@ -33,6 +35,7 @@ ENTRY_COLUMNS = (
     "recorded_at",
     "organisation",
     "detail",
+    "slot",
 )
 
 # Kinds of entry, as the API filters them.
@@ -44,7 +47,12 @@ ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY = (
     "subject-access-request",
     "query",
 )
-KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY)
+# Where an entry was before its details were erased (ledger.erasure): "details removed".
+ERASED = "erased"
+KINDS = (ACCESS, SHARE, CONSENT, OBJECTION, REQUEST, QUERY, ERASED)
+# An erased entry is kept under its subject's tag, never their pseudonym: the reader
+# asks for both (``erased_key``).
+ERASED_PREFIX = "erased:"
 
 # What each later event of a stateful aggregate means for the citizen (``change``).
 CHANGES: dict[type, str] = {
@@ -81,10 +89,11 @@ class TimelineProjection(Projection):
         get_topic(DataAccess.Recorded),
         get_topic(DataShare.Recorded),
         get_topic(Organisation.Registered),
+        get_topic(Erasure.Recorded),
         *(get_topic(kind) for kind in CHANGES),
     )
     copy_types = {
-        "entries": ("text", "int8", "text", "timestamptz", "timestamptz", "text", "jsonb")
+        "entries": ("text", "int8", "text", "timestamptz", "timestamptz", "text", "jsonb", "int2")
     }
     tables = (
         "CREATE TABLE IF NOT EXISTS {s}.entries ("
@@ -94,6 +103,9 @@ class TimelineProjection(Projection):
         # One index, in the order a timeline is read (newest first, scanned backwards);
         # a position is one event, so (subject, position) stays unique through it.
         "PRIMARY KEY (subject_key, occurred_at, position))",
+        # Which of its event's subjects an entry is (its index in the event), so erasing
+        # one subject of a bulk share removes that subject's entry only.
+        "ALTER TABLE {s}.entries ADD COLUMN IF NOT EXISTS slot smallint",
         "CREATE TABLE IF NOT EXISTS {s}.organisations (code text PRIMARY KEY, name text NOT NULL)",
         # Whose consent, objection or request each aggregate is, and what it is about.
         "CREATE TABLE IF NOT EXISTS {s}.about ("
@@ -103,7 +115,7 @@ class TimelineProjection(Projection):
 
     def _entry(
         self,
-        subject_keys: list[str],
+        subject_keys: Sequence[str | None],
         position: int,
         kind: str,
         occurred_at: datetime,
@@ -111,11 +123,15 @@ class TimelineProjection(Projection):
         organisation: str,
         detail: dict[str, Any],
     ) -> None:
-        for key in dict.fromkeys(subject_keys):  # a subject listed twice is one entry
+        seen: set[str] = set()
+        for slot, key in enumerate(subject_keys):
+            if key is None or key in seen:  # erased, or a subject listed twice: one entry
+                continue
+            seen.add(key)
             self.copy_later(
                 "entries",
                 ENTRY_COLUMNS,
-                (key, position, kind, occurred_at, recorded_at, organisation, detail),
+                (key, position, kind, occurred_at, recorded_at, organisation, detail, slot),
             )
 
     def outdated(self, conn: Connection[Any]) -> str | None:
@@ -263,15 +279,70 @@ class TimelineProjection(Projection):
             extra = {"refusal": event.refusal}
         self._change(curs, event, position, event.at, extra)
 
+    @apply.register
+    def _(self, event: Erasure.Recorded, position: int, curs: Cursor[Any]) -> None:
+        """Erased entries go; where each was, its subject's timeline says "details
+        removed" (under their tag: the tombstone the erasure keeps)."""
+        self.flush(curs)  # entries of this batch, before any is erased
+        detail = {
+            "erased_at": event.erased_at.isoformat(),
+            "rule": event.rule,
+            "decision": event.decision,
+        }
+        records: list[UUID] = []
+        tombstones = event.tombstones or []
+        for i, item in enumerate(event.erased):
+            at = item["position"]
+            slots = item["slots"]
+            if item["whole"]:
+                curs.execute(self.sql("DELETE FROM {s}.entries WHERE position = %s"), (at,))
+                records.append(UUID(str(item["event"]).split("/")[0]))
+            else:
+                subjects = [int(s[1:]) for s in slots if s.startswith("s")]
+                curs.execute(
+                    self.sql("DELETE FROM {s}.entries WHERE position = %s AND slot = ANY(%s)"),
+                    (at, subjects),
+                )
+                if "e" in slots:  # what the subjects shared is gone for the others too
+                    curs.execute(
+                        self.sql(
+                            "UPDATE {s}.entries SET detail = detail || '{{\"record\": null}}' "
+                            "WHERE position = %s AND detail ? 'record'"
+                        ),
+                        (at,),
+                    )
+            occurred = datetime.fromisoformat(item["occurred_at"])
+            for tag in (tombstones[i] if i < len(tombstones) else None) or ():
+                self.copy_later(
+                    "entries",
+                    ENTRY_COLUMNS,
+                    (
+                        ERASED_PREFIX + tag,
+                        at,
+                        ERASED,
+                        occurred,
+                        event.erased_at,
+                        "",
+                        detail,
+                        None,
+                    ),
+                )
+        if records:
+            curs.execute(
+                self.sql("DELETE FROM {s}.about WHERE originator_id = ANY(%s)"), (records,)
+            )
+
     def _remember(
         self,
         curs: Cursor[Any],
         originator_id: UUID,
-        subject_key: str,
+        subject_key: str | None,
         kind: str,
         organisation: str,
         detail: dict[str, Any],
     ) -> None:
+        if subject_key is None:  # erased: nothing of this record is shown to anyone
+            return
         curs.execute(
             self.sql("INSERT INTO {s}.about VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"),
             (originator_id, subject_key, kind, organisation, _json(detail)),
@@ -292,6 +363,11 @@ class TimelineProjection(Projection):
         subject_key, kind, organisation, detail = about
         detail = {**detail, **extra, "change": CHANGES[type(event)]}
         self._entry([subject_key], position, kind, at, event.timestamp, organisation, detail)
+
+
+def erased_key(tag: bytes) -> str:
+    """The key a subject's erased entries are kept under (``ledger.vault.Vault.tag``)."""
+    return ERASED_PREFIX + tag.hex()
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -43,6 +43,9 @@ class Projection:
 
     def __init__(self, schema: str | None = None) -> None:
         self.schema = schema or self.name
+        # What tags a subject (ledger.vault), for the views that keep people only as
+        # tags; the runner sets it from its ledger.
+        self.vault: Any = None
         self._copies: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
 
     def sql(self, text: str) -> Composed:

@@ -73,9 +73,12 @@ def for_purpose(purpose: str) -> str:
     return purpose if purpose.startswith(("to ", "for ")) else f"for {purpose}"
 
 
-def _thing(name: str) -> str:
+def _thing(name: str | None) -> str:
     """A record's name as it reads mid-sentence: a name sent all in capitals ('BENEFIT
-    CLAIM') in lower case; anything else (a 'GP record') as it was sent."""
+    CLAIM') in lower case; anything else (a 'GP record') as it was sent; 'records' where
+    the name was erased (another subject of the same event asked for it)."""
+    if name is None:
+        return "records"
     name = " ".join(name.split())
     return name.lower() if name.isupper() and len(name) > 4 else name
 
@@ -135,6 +138,21 @@ QUERY_CHANGES = {
     "raised": "You asked {org} to explain why it used your data",
     "answered": "{org} answered your question about why it used your data",
 }
+
+
+def describe_erased(occurred_at: datetime, detail: dict[str, Any]) -> str:
+    """Where an entry was before its details were erased, e.g. 'Details of something
+    that happened on 3 March 2025 were removed on 3 March 2031 under the retention
+    schedule.'"""
+    erased = day(datetime.fromisoformat(detail["erased_at"]))
+    why = (
+        "under the retention schedule"
+        if detail.get("rule") == "retention"
+        else "because a request to erase your data was agreed"
+    )
+    return (
+        f"Details of something that happened on {day(occurred_at)} were removed on {erased} {why}."
+    )
 
 
 def describe_change(

@@ -56,7 +56,7 @@ async def timeline(
         raise Problem(400, "invalid-kind", "Unknown kind of entry", f"kinds are {', '.join(KINDS)}")
     where = TimelineFilter(organisation, tuple(kind or ()), range_start(since), range_end(until))
     cursor = parse_cursor(after) if after else None
-    entries = await views.timeline([subject.key], limit=limit, after=cursor, where=where)
+    entries = await views.timeline(subject.timeline_keys, limit=limit, after=cursor, where=where)
     scheme = subject.id.scheme
     body = {
         "subject": {"scheme": scheme, "scheme_name": SCHEMES[scheme]},

@@ -27,6 +27,11 @@ class StateChange(BaseModel):
 
 class ConsentStep(StateChange):
     state: str
+    position: int | None = Field(
+        None,
+        description="the change's ledger position; a consent's change has a signed receipt "
+        "at GET /v1/citizens/{subject}/consents/{change}/receipt",
+    )
 
 
 class AgreementStep(StateChange):

@@ -66,6 +66,10 @@ class AuditReport:
     # Events checked back to the root of trust (none when no ``origin`` was given:
     # an export holds no envelopes).
     signed: int = 0
+    # Events whose data keys are destroyed (ledger.erasure): their leaves are checked like
+    # any other; what vouched for them went with their keys, and an erasure recorded in
+    # the log names each one.
+    erased: int = 0
 
 
 def _fail(
@@ -185,6 +189,7 @@ def audit(
     progress: Progress | None = None,
     checkpoints: Sequence[SignedTreeHead] = (),
     origin: Origin | None = None,
+    finish: Callable[[], str | None] | None = None,
 ) -> AuditReport:
     """Check everything; raise AuditFailed at the first divergence.
 
@@ -195,7 +200,8 @@ def audit(
 
     ``origin``: checks each event, sealed or not, back to the root of trust, in ledger
     order (``ledger.transparency.provenance``); what catches a row written by hand
-    before it was sealed."""
+    before it was sealed. ``finish``, after every event: why the destroyed data keys do
+    not check out (each must be named by an erasure recorded in the log)."""
     kept = sorted(checkpoints, key=lambda s: s.head.tree_size)
     for checkpoint in kept:
         _check_signature(checkpoint, key, "a kept checkpoint")
@@ -210,7 +216,7 @@ def audit(
         next_head = next(pending, None)
     rows, leaves = iter(events), iter(sealed)
     stored: Iterator[Node] = iter(nodes) if nodes is not None else iter(())
-    frontier, previous, last_good, withheld = MerkleFrontier(), 0, 0, 0
+    frontier, previous, last_good, withheld, erased = MerkleFrontier(), 0, 0, 0, 0
     row, leaf = next(rows, None), next(leaves, None)
     while row is not None or leaf is not None:
         i = frontier.size
@@ -244,6 +250,7 @@ def audit(
             )
         assert leaf is not None
         withheld += leaf.leaf_format == 1 and row.state is None
+        erased += row.opened is not None and bool(row.opened.destroyed)
         completed = frontier.append(_check_leaf(i, row, leaf))
         if origin is not None:
             _check_origin(origin, row, i)
@@ -288,6 +295,13 @@ def audit(
         if origin is not None:
             _check_origin(origin, rest, None)
         unsealed += 1
+    problem = None if finish is None else finish()
+    if problem is not None:
+        _fail(
+            "data keys were destroyed outside an erasure",
+            "every destroyed key named by an erasure recorded in the log",
+            problem,
+        )
     return AuditReport(
         frontier.size,
         len(ordered),
@@ -296,6 +310,7 @@ def audit(
         unsealed,
         withheld,
         signed=0 if origin is None else frontier.size + unsealed,
+        erased=erased,
     )
 
 

@@ -41,6 +41,12 @@ PERSONAL = frozenset(
     {"subject_key", "subject_keys", "official_key", "officer_key", "explanation", "envelope_sealed"}
 )
 COMMITMENT = "commit:"
+# Events stored since per-subject keys (``ledger.vault``) hold every personal value as a
+# token that carries its commitment; these members are personal there too (free text).
+SEALED = PERSONAL | {"grounds", "concern", "reason", "record"}
+TOKEN = "enc:v1:"  # noqa: S105 (a prefix, not a secret)
+# Where a state stored since per-subject keys holds its personal values' ciphertext.
+SEALED_MEMBER = "_sealed_"
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,11 @@ class Discloser:
         if isinstance(value, dict):
             replaced = {}
             for name, item in value.items():
-                if name in PERSONAL:
+                if name == SEALED_MEMBER and not pointer:
+                    continue  # the values' ciphertext: the state's digest covers it
+                if name in SEALED and _tokens(item):
+                    item = _token_commitments(item)
+                elif name in PERSONAL:
                     item = self._committed(identity, item, f"{pointer}/{_escape(name)}")
                 elif isinstance(item, (dict, list)):
                     item = self._replace(identity, item, f"{pointer}/{_escape(name)}", exact)
@@ -140,6 +150,22 @@ class Discloser:
                 self._committed(identity, item, f"{pointer}/{i}") for i, item in enumerate(value)
             ]
         return commit(self._salt(identity, pointer), _text(value))
+
+
+def _tokens(value: Any) -> bool:
+    """Whether a member holds vault tokens (a token, or a list of tokens and nulls)."""
+    if isinstance(value, str):
+        return value.startswith(TOKEN)
+    if isinstance(value, list) and value:
+        return all(v is None or (isinstance(v, str) and v.startswith(TOKEN)) for v in value)
+    return False
+
+
+def _token_commitments(value: Any) -> Any:
+    """The commitments vault tokens carry (``enc:v1:<slot>:<commitment>``)."""
+    if isinstance(value, list):
+        return [None if v is None else _token_commitments(v) for v in value]
+    return COMMITMENT + value.split(":", 4)[3]
 
 
 def personal_values(state: bytes, *names: str) -> list[tuple[str, str]]:

@@ -33,6 +33,7 @@ from ledger.transparency.audit import AuditReport, Origin, Progress, audit
 from ledger.transparency.checkpoint import LogKey, SignedTreeHead, b64, unb64
 from ledger.transparency.disclosure import Discloser
 from ledger.transparency.leaves import EventRow, SealedLeaf
+from ledger.vault import Vault
 
 EXPORT_FORMAT = "ledger-log-export/v2"
 
@@ -83,6 +84,8 @@ def audit_database(
     on_start: Any = None,
     checkpoints: Sequence[SignedTreeHead] = (),
     provenance: Callable[[scan.Earlier], Origin] | None = None,
+    vault: Vault | None = None,
+    finish: Callable[[], str | None] | None = None,
 ) -> AuditReport:
     """Audit the live database: events, sealed leaves, every stored node, every head,
     and the ``checkpoints`` someone else kept; with ``provenance``, each event back to
@@ -91,9 +94,12 @@ def audit_database(
         snap = _snapshot(conn)
         if on_start is not None:
             on_start(snap)
-        origin = None if provenance is None else provenance(scan.earlier_events(conn))
+        origin = None if provenance is None else provenance(scan.earlier_events(conn, vault))
+        rows = scan.stream_events(conn)
+        if vault is not None:
+            rows = scan.opened(conn, vault, rows)
         return audit(
-            disclosed(scan.stream_events(conn), discloser),
+            disclosed(rows, discloser),
             scan.stream_sealed(conn),
             snap.heads,
             key,
@@ -101,6 +107,7 @@ def audit_database(
             progress=progress,
             checkpoints=checkpoints,
             origin=origin,
+            finish=finish,
         )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.merkle import leaf_hash
+from ledger.vault import Opened
 
 LEAF_V1 = b"ledger-leaf/v1\n"
 LEAF_V2 = b"ledger-leaf/v2\n"
@@ -64,6 +65,9 @@ class EventRow:
     state: bytes | None
     content: bytes | None = None
     state_sha256: bytes | None = None
+    # The state with its personal values opened with the keys still held (ledger.vault),
+    # where a reader asked for it.
+    opened: Opened | None = None
 
     @property
     def identity(self) -> str:

@@ -57,8 +57,10 @@ from ledger.domain.agreement import DataSharingAgreement
 from ledger.domain.anomaly import ResendConflict
 from ledger.domain.consent import Consent, Objection
 from ledger.domain.dsar import AccessQuery, SubjectAccessRequest
+from ledger.domain.erasure import Erasure
 from ledger.domain.registry import Organisation, Service
 from ledger.domain.sharing import DataShare
+from ledger.erasure import event_signature_problem
 from ledger.intake import Intake, RegisteredKey
 from ledger.key_registry import KeyDirectory, RegistryTrust
 from ledger.keyring import Keyring
@@ -70,6 +72,7 @@ from ledger.transparency.leaves import EventRow
 Earlier = Callable[[UUID, int], Iterable[tuple[int, str, bytes]]]
 
 _AGGREGATES: tuple[type[Aggregate], ...] = (
+    Erasure,
     DataAccess,
     DataShare,
     ResendConflict,
@@ -119,6 +122,11 @@ class Provenance:
         # (envelope, record) -> (first, last) version it made: an envelope makes a
         # record's changes once, in consecutive versions.
         self._used: dict[bytes, tuple[int, int]] = {}
+        # Events whose keys are destroyed (identity -> slots), and what the erasures
+        # recorded in the log name: every destroyed key must be named by one.
+        self.destroyed: dict[str, set[str]] = {}
+        self._named: dict[str, set[str]] = {}
+        self._verify_key = keyring.log_signing_key.verify_key
 
     def check(self, row: EventRow) -> str | None:
         """Why the event of ``row`` is not to be trusted; None when it checks out."""
@@ -126,8 +134,29 @@ class Provenance:
             return "it is of a kind the ledger does not record"
         if row.state is None:
             return "its stored state is missing"
+        state = row.state
+        if row.opened is not None:
+            if row.opened.fault is not None:
+                return (
+                    "its personal values do not open with their data keys (a key or a sealed "
+                    f"value was altered): {row.opened.fault}"
+                )
+            if row.opened.missing:
+                # The writer stores an event's keys in the transaction that stores it.
+                return (
+                    "its sealed values have no data keys: the ledger never stored it "
+                    f"(slots {sorted(row.opened.missing)})"
+                )
+            if row.opened.destroyed:
+                # Erased: what vouched for it (its envelope) is gone with its keys. Its
+                # leaf still proves it is as sealed; an erasure must name it (finish).
+                self.destroyed[row.identity] = set(row.opened.destroyed)
+                return None
+            state = row.opened.state
+        if row.topic == _ERASURE:
+            return self._erasure(row, state)
         try:
-            stored = orjson.loads(row.state)
+            stored = orjson.loads(state)
         except orjson.JSONDecodeError:
             return "its stored state is not JSON"
         if not isinstance(stored, dict):
@@ -153,11 +182,38 @@ class Provenance:
         problem = (
             _conflict(stored, submission)
             if row.topic == _CONFLICT
-            else self._derived(row, stored, submission)
+            else self._derived(dataclasses.replace(row, state=state), stored, submission)
         )
         if problem is None:
-            self._fold(row)
+            self._fold(dataclasses.replace(row, state=state))
         return problem
+
+    def _erasure(self, row: EventRow, state: bytes) -> str | None:
+        """An erasure is the ledger's own record: signed by the log's key."""
+        stored = StoredEvent(row.originator_id, row.originator_version, _ERASURE, state)
+        try:
+            event = self.mapper.to_domain_event(stored)
+        except (ValueError, TypeError, KeyError):
+            return "its stored state is not an erasure record"
+        if not isinstance(event, Erasure.Recorded):
+            return "its stored state is not an erasure record"
+        problem = event_signature_problem(event, self._verify_key)
+        if problem is None:
+            for item in event.erased:
+                self._named.setdefault(str(item.get("event")), set()).update(item.get("slots", []))
+        return problem
+
+    def finish(self) -> str | None:
+        """After every event: why the destroyed keys do not check out (a key destroyed
+        with no erasure recorded in the log to say so), or None."""
+        for identity, slots in self.destroyed.items():
+            missing = slots - self._named.get(identity, set())
+            if missing:
+                return (
+                    f"the data keys {sorted(missing)} of event {identity} are gone, but no "
+                    "erasure recorded in the log names them (destroyed by hand?)"
+                )
+        return None
 
     def _open(self, evidence: dict[str, Any]) -> bytes | None:
         try:
@@ -222,6 +278,7 @@ class Provenance:
 
 
 _CONFLICT = get_topic(ResendConflict.Recorded)
+_ERASURE = get_topic(Erasure.Recorded)
 _REGISTRY = frozenset(
     get_topic(e)
     for e in (Service.Registered, Service.KeyRegistered, Service.KeyRotated, Service.KeyRevoked)

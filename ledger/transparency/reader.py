@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from ledger import merkle
 from ledger.domain.access import DataAccess
+from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency import store
 from ledger.transparency.bundles import consistency_bundle, inclusion_bundle
@@ -20,6 +21,7 @@ from ledger.transparency.checkpoint import LogKey, SignedTreeHead
 from ledger.transparency.disclosure import Discloser, Opening
 from ledger.transparency.leaves import EventRow, SealedLeaf
 from ledger.transparency.sealer import discloser_from_settings, signer_from_settings
+from ledger.vault import Vault
 
 
 class LogLookupError(LookupError):
@@ -55,8 +57,10 @@ class DisclosedEvent:
 class LogReader:
     """Signed tree heads and proofs, through a small pool of PostgreSQL connections."""
 
-    def __init__(self, pool: ConnectionPool, key: LogKey, discloser: Discloser) -> None:
-        self._pool, self.key, self.discloser = pool, key, discloser
+    def __init__(
+        self, pool: ConnectionPool, key: LogKey, discloser: Discloser, vault: Vault | None = None
+    ) -> None:
+        self._pool, self.key, self.discloser, self.vault = pool, key, discloser, vault
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LogReader:
@@ -69,7 +73,12 @@ class LogReader:
         )
         with pool.connection() as conn:
             store.create_tables(conn)
-        return cls(pool, signer_from_settings(settings).key, discloser_from_settings(settings))
+        return cls(
+            pool,
+            signer_from_settings(settings).key,
+            discloser_from_settings(settings),
+            Keyring.from_settings(settings).vault(),
+        )
 
     def close(self) -> None:
         self._pool.close()
@@ -167,6 +176,8 @@ class LogReader:
         commitments to ``openings_for`` (a citizen's own pseudonyms)."""
         with self._pool.connection() as conn:
             row = store.event_at(conn, position)
+            if row is not None and self.vault is not None:
+                row = store.open_rows(conn, self.vault, [row])[0]
             leaf = store.leaves_at(conn, [position]).get(position)
         if row is None or row.state is None:
             raise LogLookupError("not-in-log", "No such ledger position", "nothing is there")
@@ -221,6 +232,11 @@ def disclose(
     if row.state is None:
         raise LogLookupError("not-in-log", "No such ledger position", "nothing is there")
     content, personal, parsed = discloser.disclosed(row.identity, row.state)
+    opened = row.opened
+    if opened is not None and opened.sealed:
+        # Stored under data keys (ledger.vault): the values still held, each opened with
+        # the salt of its slot key; nothing where the key is gone.
+        personal = opened.values
     framed = None  # a v1 leaf's input framed the stored state itself: never shown
     if leaf is None or leaf.leaf_format != 1:
         framed = dataclasses.replace(row, content=content).leaf_input()
@@ -232,7 +248,9 @@ def disclose(
         subject_keys=frozenset(value for pointer, value in personal if "/subject_key" in pointer),
         source=_source(orjson.loads(row.state) if parsed is None else parsed),
         openings=[
-            discloser.opening(row.identity, pointer, value)
+            Opening(pointer, opened.salts[pointer], value)
+            if opened is not None and opened.sealed
+            else discloser.opening(row.identity, pointer, value)
             for pointer, value in personal
             if value in openings_for
         ],

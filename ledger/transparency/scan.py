@@ -13,7 +13,8 @@ from psycopg import Connection
 
 from ledger.merkle import Node
 from ledger.transparency.leaves import EventRow, SealedLeaf
-from ledger.transparency.store import query
+from ledger.transparency.store import open_rows, query
+from ledger.vault import Vault
 
 
 def stream_events(conn: Connection, batch: int = 5000) -> Iterator[EventRow]:
@@ -28,6 +29,21 @@ def stream_events(conn: Connection, batch: int = 5000) -> Iterator[EventRow]:
         )
         for r in cur:
             yield EventRow(r[0], r[1], r[2], r[3], None if r[4] is None else bytes(r[4]))
+
+
+def opened(
+    conn: Connection, vault: Vault, rows: Iterator[EventRow], batch: int = 500
+) -> Iterator[EventRow]:
+    """The rows with their personal values opened (``store.open_rows``), a batch at a
+    time: the keys of a batch are read between two fetches of the rows' cursor."""
+    pending: list[EventRow] = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) == batch:
+            yield from open_rows(conn, vault, pending)
+            pending = []
+    if pending:
+        yield from open_rows(conn, vault, pending)
 
 
 def stream_sealed(conn: Connection, batch: int = 5000) -> Iterator[SealedLeaf]:
@@ -72,9 +88,9 @@ def counts(conn: Connection) -> tuple[int, int]:
 Earlier = Callable[[UUID, int], list[tuple[int, str, bytes]]]
 
 
-def earlier_events(conn: Connection) -> Earlier:
+def earlier_events(conn: Connection, vault: Vault | None = None) -> Earlier:
     """A reader of one record's stored events before a version, oldest first (what the
-    provenance check re-derives a change from)."""
+    provenance check re-derives a change from), their personal values opened."""
 
     def earlier(originator_id: UUID, version: int) -> list[tuple[int, str, bytes]]:
         rows = conn.execute(
@@ -85,6 +101,14 @@ def earlier_events(conn: Connection) -> Earlier:
             ),
             (originator_id, version),
         ).fetchall()
-        return [(r[0], r[1], bytes(r[2])) for r in rows]
+        if vault is None:
+            return [(r[0], r[1], bytes(r[2])) for r in rows]
+        found = open_rows(
+            conn, vault, [EventRow(0, originator_id, r[0], r[1], bytes(r[2])) for r in rows]
+        )
+        return [
+            (r.originator_version, r.topic or "", r.opened.state if r.opened else r.state or b"")
+            for r in found
+        ]
 
     return earlier

@@ -12,6 +12,7 @@ Every function takes a psycopg connection; the caller owns the transaction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
@@ -28,6 +29,7 @@ from ledger.database_roles import (
 from ledger.merkle import HASH_SIZE, Node, NodeReader
 from ledger.transparency.checkpoint import SignedTreeHead, TreeHead
 from ledger.transparency.leaves import EventRow, SealedLeaf
+from ledger.vault import Opened, Vault, VaultError, is_sealed
 
 # eventsourcing names the events table after the application (Ledger.name = "ledger").
 EVENTS_TABLE = "ledger_events"
@@ -40,6 +42,8 @@ DISCLOSURES_TABLE = "ledger_log_disclosures"
 BUNDLES_TABLE = "ledger_sar_bundles"
 # The ledger's idempotency index: (source, id) -> the event a submission became.
 SUBMISSIONS_TABLE = "ledger_submissions"
+# Per-subject data keys of the events' personal values (ledger.vault), made by the writer.
+DATA_KEYS_TABLE = "ledger_data_keys"
 
 CREATE_STATEMENTS: tuple[str | Composed, ...] = (
     f"CREATE TABLE IF NOT EXISTS {LEAVES_TABLE} (leaf_index bigint PRIMARY KEY, "
@@ -69,6 +73,7 @@ _NAMES = {
     "nodes": Identifier(NODES_TABLE),
     "heads": Identifier(HEADS_TABLE),
     "submissions": Identifier(SUBMISSIONS_TABLE),
+    "data_keys": Identifier(DATA_KEYS_TABLE),
     "head_columns": SQL("tree_size, root_hash, timestamp_ms, origin, signature"),
 }
 
@@ -301,6 +306,34 @@ def events_at(conn: Connection, positions: Sequence[int]) -> list[EventRow]:
 def event_at(conn: Connection, position: int) -> EventRow | None:
     rows = events_after(conn, position - 1, 1)
     return rows[0] if rows and rows[0].position == position else None
+
+
+def open_rows(conn: Connection, vault: Vault, rows: Sequence[EventRow]) -> list[EventRow]:
+    """The rows with their personal values opened with the keys still held (one query
+    for every row's keys); a key or a value that does not open is the row's ``fault``."""
+    sealed = [r for r in rows if r.state is not None and is_sealed(r.state)]
+    if not sealed:
+        return [dataclasses.replace(r, opened=Opened(r.state or b"null")) for r in rows]
+    found: dict[tuple[UUID, int], dict[str, bytes | None]] = {}
+    for oid, version, slot, wrapped in conn.execute(
+        query(
+            "SELECT k.originator_id, k.originator_version, k.slot, k.wrapped FROM {data_keys} k "
+            "JOIN unnest(%s::uuid[], %s::int8[]) AS e(originator_id, originator_version) "
+            "USING (originator_id, originator_version)"
+        ),
+        ([r.originator_id for r in sealed], [r.originator_version for r in sealed]),
+    ).fetchall():
+        found.setdefault((oid, version), {})[slot] = None if wrapped is None else bytes(wrapped)
+    opened: list[EventRow] = []
+    for row in rows:
+        state = row.state or b"null"
+        try:
+            keys = vault.keys_of(found.get((row.originator_id, row.originator_version), {}))
+            result = vault.open(row.identity, state, keys)
+        except (VaultError, ValueError) as exc:
+            result = Opened(state, sealed=True, fault=str(exc))
+        opened.append(dataclasses.replace(row, opened=result))
+    return opened
 
 
 class MissingNode(LookupError):

@@ -19,7 +19,7 @@ from api.citizen_cases import citizen_cases
 from api.citizen_consents import citizen_consents
 from api.deps import CitizenSubject, Log, Views
 from api.timeline_entries import entries_in_log
-from ledger.subjects import SCHEMES, SubjectKey
+from ledger.subjects import SCHEMES
 from ledger.transparency.reader import LogReader
 from portal.deps import SignedIn
 from portal.pages import render
@@ -65,7 +65,7 @@ async def download_file(request: Request, subject: SignedIn, views: Views, log: 
     head = await _head(request, subject, views, now)
     filename = f"ledger-your-data-{now.astimezone(wording.UK):%Y-%m-%d}.json"
     return StreamingResponse(
-        _document(head, views, log, subject.key),
+        _document(head, views, log, subject.timeline_keys),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -98,13 +98,13 @@ async def _head(
 
 
 async def _document(
-    head: dict[str, Any], views: ViewReader, log: LogReader, key: SubjectKey
+    head: dict[str, Any], views: ViewReader, log: LogReader, keys: list[str]
 ) -> AsyncIterator[bytes]:
     """The head, indented, then ``timeline``: one entry a line, a batch at a time."""
     opened = orjson.dumps(head, option=orjson.OPT_INDENT_2)
     yield opened.removesuffix(b"\n}") + b',\n  "timeline": ['
     separator = b"\n    "
-    async for entries in views.whole_timeline([key], batch=BATCH):
+    async for entries in views.whole_timeline(keys, batch=BATCH):
         shown = await entries_in_log(views, log, entries)
         yield separator + b",\n    ".join(orjson.dumps(entry) for entry in shown)
         separator = b",\n    "

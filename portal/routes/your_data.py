@@ -101,7 +101,9 @@ async def your_data(request: Request, subject: SignedIn, views: Views, log: Log)
         range_start(chosen["since"]) if not errors else None,
         range_end(chosen["until"]) if not errors else None,
     )
-    entries = await views.timeline([subject.key], limit=PAGE_SIZE, after=cursor, where=where)
+    entries = await views.timeline(
+        subject.timeline_keys, limit=PAGE_SIZE, after=cursor, where=where
+    )
     names = await names_of(views, entries)
     shown = [public_entry(e, names) for e in entries]
     more = _query_of(params, cursor_of(entries[-1])) if len(entries) == PAGE_SIZE else None

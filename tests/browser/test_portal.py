@@ -325,3 +325,32 @@ def test_the_portal_answers_with_its_security_headers(page: Page) -> None:
     assert "strict-transport-security" not in headers  # development: plain HTTP
     cookie = next(c for c in page.context.cookies() if c["name"] == "portal-session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+
+def test_a_consent_receipt_downloads_from_your_choices_and_checks_offline(
+    page: Page, running: Running, tmp_path: Path
+) -> None:
+    sign_in(page, "Alex")
+    page.goto("/choices")
+    accessible(page)
+    link = page.get_by_role("link", name=re.compile(r"^Download your receipt")).first
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert href is not None and re.fullmatch(r"/choices/receipts/\d+", href)
+    for _ in range(30):  # sealed about a second after the demo recorded it
+        if page.request.get(href).status == 200:
+            break
+        page.wait_for_timeout(500)
+    with page.expect_download() as downloading:
+        link.click()
+    receipt = tmp_path / downloading.value.suggested_filename
+    assert re.fullmatch(r"consent-receipt-\d+\.json", receipt.name)
+    downloading.value.save_as(receipt)
+    (tmp_path / "log.vkey").write_text(page.request.get("/v1/log/key").json()["verifier_key"])
+
+    checked = ledger_cli(
+        running, "verify", "receipt", str(receipt), "--key", str(tmp_path / "log.vkey")
+    )
+
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith("OK: consent receipt")

@@ -156,17 +156,25 @@ def test_how_to_check_gives_the_logs_key_and_commands_that_work(
         page.get_by_role("link", name="Download the proof").click()
     proof = tmp_path / downloading.value.suggested_filename
     downloading.value.save_as(proof)
+    # A consent receipt, downloaded from Your choices, checked with the page's command.
+    page.goto("/choices")
+    receipt_link = page.get_by_role("link", name=re.compile(r"^Download your receipt")).first
+    with page.expect_download() as downloading:
+        receipt_link.click()
+    receipt = tmp_path / downloading.value.suggested_filename
+    downloading.value.save_as(receipt)
     # The whole log, exported by the operator, audited with the page's command.
     export = tmp_path / "log.jsonl"
     assert ledger_cli(running, "export", str(export)).returncode == 0
     files = {
         "entry-123-proof.json": str(proof),
+        "consent-receipt-123.json": str(receipt),
         "log.vkey": str(tmp_path / "log.vkey"),
         "log.jsonl": str(export),
     }
 
     verify = [c for c in commands if c.startswith("ledger verify")]
-    assert len(verify) == 2, commands
+    assert len(verify) == 3, commands
     for command in verify:
         args = [files.get(word, word) for word in command.split()[1:]]
         checked = ledger_cli(running, *args)

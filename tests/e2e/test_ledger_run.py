@@ -40,9 +40,11 @@ class Running:
         return psutil.Process(self.proc.pid).children(recursive=True)
 
 
-def start_ledger(home: Path) -> Running:
+def start_ledger(home: Path, **settings: str) -> Running:
+    """``ledger run`` in ``home``, on free ports; ``settings``: more LEDGER_* variables."""
     env = {
         **os.environ,
+        **settings,
         "LEDGER_HOME": str(home),
         "LEDGER_EMBEDDED_PG_PORT": str(free_port()),
         "LEDGER_EMBEDDED_KAFKA_PORT": str(free_port()),

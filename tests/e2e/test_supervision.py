@@ -30,8 +30,8 @@ from tests.support.ledger import wait_until
 
 pytestmark = pytest.mark.e2e
 
-CHILDREN = {"ingest", "publish", "project", "seal", "api"}
-ORDER_DOWN = ["api", "seal", "project", "publish", "ingest"]
+CHILDREN = {"ingest", "publish", "project", "seal", "dispose", "api"}
+ORDER_DOWN = ["api", "dispose", "seal", "project", "publish", "ingest"]
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +235,7 @@ def test_ctrl_c_after_the_restarts_stops_everything_in_order(running: Running) -
     os.killpg(running.proc.pid, signal.SIGINT)
 
     assert running.proc.wait(timeout=60) == 0
-    assert stopped_in_order(running)[-7:] == [*ORDER_DOWN, "Kafka broker", "PostgreSQL"]
+    down = [*ORDER_DOWN, "Kafka broker", "PostgreSQL"]
+    assert stopped_in_order(running)[-len(down) :] == down
     assert said_since(running, mark, "stopping every process")
     assert gone(started, timeout=15) == []

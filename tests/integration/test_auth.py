@@ -41,6 +41,7 @@ def test_without_a_token_every_route_but_health_and_the_log_key_is_401(
     routes = [
         ("GET", f"/v1/citizens/{ALEX}/timeline"),
         ("GET", f"/v1/citizens/{ALEX}/consents"),
+        ("GET", f"/v1/citizens/{ALEX}/consents/1/receipt"),
         ("GET", "/v1/agreements"),
         ("GET", "/v1/findings"),
         ("GET", "/v1/statistics"),
@@ -62,6 +63,7 @@ def test_without_a_token_every_route_but_health_and_the_log_key_is_401(
 READS = [
     f"/v1/citizens/{ALEX}/timeline",
     f"/v1/citizens/{ALEX}/consents",
+    f"/v1/citizens/{ALEX}/consents/1/receipt",
     "/v1/agreements",
     "/v1/findings",
     "/v1/statistics",
@@ -106,6 +108,8 @@ def test_a_read_outside_the_callers_role_is_403_at_once_whatever_position_it_nam
         (f"/v1/citizens/{ALEX}/consents", bearer(settings, "service", organisation="DWP")),
         (f"/v1/citizens/{ALEX}/timeline", sam),  # a citizen, but not this one
         (f"/v1/citizens/{ALEX}/consents", sam),
+        (f"/v1/citizens/{ALEX}/consents/1/receipt", sam),
+        (f"/v1/citizens/{ALEX}/consents/1/receipt", auditor),
         ("/v1/findings", sam),
         ("/v1/statistics", bearer(settings, "dsar-officer", organisation="DWP")),
         ("/v1/agreements", sam),

@@ -22,8 +22,9 @@ from cli.main import main
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED
 from ledger.incoming import Direct, Incoming
+from ledger.keyring import Keyring
 from ledger.settings import Settings
-from ledger.transparency.disclosure import personal_values
+from ledger.transparency import store
 from ledger.transparency.leaves import LeafInput
 from ledger.transparency.sealer import Sealer
 from ledger.writing import WritePath
@@ -73,10 +74,14 @@ def api(settings: Settings, log: dict[str, int]) -> Iterator[TestClient]:
 
 
 def pseudonyms(settings: Settings) -> set[str]:
-    """Every subject and official pseudonym the stored events hold."""
+    """Every subject and official pseudonym the stored events hold (opened with their
+    data keys: stored, they are sealed)."""
+    vault = Keyring.from_settings(settings).vault()
     with psycopg.connect(settings.database_url) as conn:
-        states = [bytes(s) for (s,) in conn.execute("SELECT state FROM ledger_events")]
-    return {value for state in states for _, value in personal_values(state)}
+        rows = store.open_rows(conn, vault, store.events_after(conn, 0, 1_000_000))
+    found = {value for row in rows if row.opened for _, value in row.opened.values}
+    assert found, "the events hold pseudonyms: the test looks for them"
+    return found
 
 
 def content(api: TestClient, position: int, token: dict[str, str], **query: str) -> Any:

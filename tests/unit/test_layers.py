@@ -62,6 +62,7 @@ PURE_CORE = (
     "ledger/keyring.py",
     "ledger/merkle.py",
     "ledger/nations.py",
+    "ledger/receipts.py",
     "ledger/recording.py",
     "ledger/refusals.py",
     "ledger/retry.py",
