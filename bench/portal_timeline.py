@@ -352,7 +352,7 @@ class Portal:
 
 
 def entries_on(page: str) -> int:
-    return page.count('class="portal-timeline__item"')
+    return page.count('class="moj-timeline__item"')
 
 
 def older_link(page: str) -> str | None:

@@ -101,12 +101,15 @@ async def your_data(request: Request, subject: SignedIn, views: Views, log: Log)
         range_start(chosen["since"]) if not errors else None,
         range_end(chosen["until"]) if not errors else None,
     )
+    # One more than a page: an "Older entries" link only when there are older entries
+    # (a history of exactly 40 entries has two pages, not a third that is empty).
     entries = await views.timeline(
-        subject.timeline_keys, limit=PAGE_SIZE, after=cursor, where=where
+        subject.timeline_keys, limit=PAGE_SIZE + 1, after=cursor, where=where
     )
+    entries, beyond = entries[:PAGE_SIZE], len(entries) > PAGE_SIZE
     names = await names_of(views, entries)
     shown = [public_entry(e, names) for e in entries]
-    more = _query_of(params, cursor_of(entries[-1])) if len(entries) == PAGE_SIZE else None
+    more = _query_of(params, cursor_of(entries[-1])) if beyond else None
     return render(
         request,
         "your_data.html",
