@@ -29,8 +29,9 @@ def portal(settings: Settings) -> Iterator[TestClient]:
     record_accesses(ledger, settings, *[ALEX] * (2 * PAGE_SIZE))
     ledger.close()
     with running_projections(settings), TestClient(create_app(settings)) as client:
+        count = "SELECT count(*) FROM timeline.entries"
         wait_until(
-            lambda: scalar(settings.database_url, "SELECT count(*) FROM timeline.entries") == 2 * PAGE_SIZE,
+            lambda: scalar(settings.database_url, count) == 2 * PAGE_SIZE,
             what="the timeline view to hold every access",
         )
         signed_in(client)
