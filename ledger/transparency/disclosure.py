@@ -42,8 +42,9 @@ PERSONAL = frozenset(
 )
 COMMITMENT = "commit:"
 # Events stored since per-subject keys (``ledger.vault``) hold every personal value as a
-# token that carries its commitment; these members are personal there too (free text).
-SEALED = PERSONAL | {"grounds", "concern", "reason", "record"}
+# token that carries its commitment; these members are personal there too (free text,
+# and an erasure's tombstones: the tags its "details removed" entries are kept under).
+SEALED = PERSONAL | {"grounds", "concern", "reason", "record", "tombstones"}
 TOKEN = "enc:v1:"  # noqa: S105 (a prefix, not a secret)
 # Where a state stored since per-subject keys holds its personal values' ciphertext.
 SEALED_MEMBER = "_sealed_"

@@ -29,6 +29,7 @@ from api.app import create_app
 from cli.main import main
 from ledger.application import Ledger
 from ledger.catalogue import DATA_ACCESSED, DATA_SHARED
+from ledger.keyring import Keyring
 from ledger.settings import Settings
 from ledger.transparency.sealer import Sealer
 from tests.support.ledger import (
@@ -247,6 +248,14 @@ def test_erased_citizens_leave_no_trace_and_the_others_keep_theirs(
     for nhs in (ALEX, SAM):
         for trace in traces(env, nhs):
             assert trace not in everything, f"{trace!r} of {nhs} is still held"
+    # The erasure's tombstones (the tags its "details removed" entries are kept under)
+    # are sealed: what the log shows links no erased person across erasures.
+    published = "\n".join([readable((tmp_path / "log.jsonl").read_text()), *answers])
+    vault = Keyring.from_settings(env).vault()
+    for nhs in (ALEX, SAM):
+        tag = vault.tag(subject_key(env, f"nhs-number:{nhs}")).hex()
+        assert tag in every_table(env.database_url), "the scan finds the tag in the views"
+        assert tag not in published, f"the log shows the tag of {nhs}"
     assert subject_key(env, f"nhs-number:{KIM}") in every_table(env.database_url)
 
     capsys.readouterr()
