@@ -205,7 +205,7 @@ def blocks(plan: Plan, kinds: list[Template], size: int = 10_000) -> Iterator[by
             row = chosen[i]
             lines.append(
                 f"{key}\t{plan.first_position + n}\t{row.kind}\t{occurred}\t{recorded}\t"
-                f"{row.organisation}\t{row.detail}\n"
+                f"{row.organisation}\t{row.detail}\t0\n"  # slot 0: one subject
             )
         yield "".join(lines).encode()
 

@@ -49,6 +49,9 @@ def _environment() -> Environment:
             ]
         ),
         autoescape=True,
+        # The templates are the package's files: not checked on disk at every render
+        # (a dozen stat calls a page); a changed template needs the process restarted.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -4,12 +4,14 @@ ledger knows of it, its proof to download, and "I don't recognise this"."""
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from api.citizen_cases import record_query
@@ -26,7 +28,7 @@ from api.timeline_entries import (
 )
 from ledger.transparency.reader import LogLookupError
 from portal.deps import PostedForm, SignedIn
-from portal.pages import PortalError, not_found, render
+from portal.pages import ENVIRONMENT, PortalError, not_found, render
 from projections import wording
 from projections.reading import TimelineEntry, TimelineFilter
 from projections.timeline import ACCESS, CONSENT, OBJECTION, QUERY, REQUEST, SHARE
@@ -77,6 +79,45 @@ def _filters(params: Any, organisations: dict[str, str]) -> tuple[dict[str, Any]
     return chosen, errors
 
 
+_DATE_PARTS = tuple(f"{p}-{q}" for p in ("from", "to") for q in ("day", "month", "year"))
+
+
+def _filters_form(
+    params: Any, organisations: dict[str, str], chosen: dict[str, Any], errors: dict[str, str]
+) -> Markup:
+    """The filter form, as it is for these organisations, choices and dates."""
+    return _form(
+        tuple(organisations.items()),
+        chosen["organisation"],
+        tuple(chosen["kinds"]),
+        tuple(params.get(name, "") for name in _DATE_PARTS),
+        tuple(errors.items()),
+        any(chosen.values()),
+    )
+
+
+@lru_cache(maxsize=256)
+def _form(
+    organisations: tuple[tuple[str, str], ...],
+    organisation: str | None,
+    kinds: tuple[str, ...],
+    dates: tuple[str, ...],
+    errors: tuple[tuple[str, str], ...],
+    filtered: bool,
+) -> Markup:
+    """The filter form rendered once for each set of values (most pages show it
+    unfiltered, the same for everyone): it costs more to render than the page's entries."""
+    html = ENVIRONMENT.get_template("timeline_filters.html").render(
+        organisations=dict(organisations),
+        kind_labels=KIND_LABELS,
+        chosen={"organisation": organisation, "kinds": list(kinds)},
+        query=dict(zip(_DATE_PARTS, dates, strict=True)),
+        errors=dict(errors),
+        filtered=filtered,
+    )
+    return Markup(html)  # noqa: S704 (rendered by the autoescaping environment)
+
+
 def _query_of(params: Any, after: str | None) -> str:
     kept = [(k, v) for k, v in params.multi_items() if k != "after"]
     if after:
@@ -114,10 +155,7 @@ async def your_data(request: Request, subject: SignedIn, views: Views, log: Log)
         request,
         "your_data.html",
         entries=shown,
-        organisations=organisations,
-        kind_labels=KIND_LABELS,
-        chosen=chosen,
-        query=params,
+        filters=_filters_form(params, organisations, chosen, errors),
         errors=errors,
         older=f"/your-data?{more}" if more else None,
         newest=f"/your-data?{_query_of(params, None)}" if cursor else None,
