@@ -37,16 +37,17 @@ entry. An event with no subject (a SAR's later steps, administration) has ``e`` 
 
 Keys. Each slot key is 32 random bytes, wrapped (XSalsa20-Poly1305) under the ledger's
 key-encryption key and stored beside the event (``ledger_data_keys``, never in the log);
-a subject slot also stores the subject's **tag**, an HMAC of their pseudonym under a key
-of its own, so an erasure on request finds their slots without decrypting anything.
+a subject slot also stores the subject's **tag**, a keyed BLAKE2b of their pseudonym
+under a key of its own, so an erasure on request finds their slots without decrypting
+anything.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
+import os
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -162,12 +163,14 @@ class Vault:
     # Keys.
 
     def tag(self, pseudonym: str) -> bytes:
-        """The tag of a subject's pseudonym in ``ledger_data_keys``."""
-        return hmac.digest(self._tag_key, pseudonym.encode(), "sha256")[:16]
+        """The tag of a subject's pseudonym in ``ledger_data_keys``: keyed BLAKE2b (a
+        third of the cost of OpenSSL 3's one-shot HMAC, and as much a PRF)."""
+        return hashlib.blake2b(pseudonym.encode(), key=self._tag_key, digest_size=16).digest()
 
-    def wrap(self, key: bytes) -> bytes:
-        """A data key under the key-encryption key (a random nonce: that key is long-lived)."""
-        nonce = nacl.utils.random(_NONCE)
+    def wrap(self, key: bytes, nonce: bytes | None = None) -> bytes:
+        """A data key under the key-encryption key, with a random nonce (that key is
+        long-lived): fresh unless the caller drew it (with the key, in one call)."""
+        nonce = nacl.utils.random(_NONCE) if nonce is None else nonce
         return nonce + nacl.bindings.crypto_secretbox_easy(key, nonce, self._kek)
 
     def unwrap(self, wrapped: bytes) -> bytes:
@@ -199,6 +202,7 @@ class Vault:
         subjects = _subjects(value)  # pointer -> (index, pseudonym)
         one = len({pseudonym for _, pseudonym in subjects.values()}) == 1
         keys: dict[str, bytes] = {}
+        nonces: dict[str, bytes] = {}
         tags: dict[str, bytes | None] = {}
         values: dict[str, list[tuple[str, Any]]] = {}
         for pointer, container, key in found:
@@ -209,7 +213,8 @@ class Vault:
             else:
                 slot = SHARED
             if slot not in keys:
-                keys[slot] = nacl.utils.random(KEY_BYTES)
+                drawn = os.urandom(KEY_BYTES + _NONCE)  # the key, and its wrapping's nonce
+                keys[slot], nonces[slot] = drawn[:KEY_BYTES], drawn[KEY_BYTES:]
                 tags[slot] = None
                 values[slot] = []
             if pointer in subjects:
@@ -231,7 +236,7 @@ class Vault:
                 blobs[slot + _LARGE] = _box(keys[slot], large, _NONCES[1])
         value[SEALED_MEMBER] = blobs
         sealed = _dumps(value, exact)
-        return sealed, [SlotKey(s, self.wrap(k), tags[s]) for s, k in keys.items()]
+        return sealed, [SlotKey(s, self.wrap(k, nonces[s]), tags[s]) for s, k in keys.items()]
 
     # Opening.
 
