@@ -72,33 +72,21 @@ def _bundle_key(text: str | None, settings: Settings) -> Any:
         ) from None
 
 
-def _check_bundle(settings: Settings, args: argparse.Namespace) -> int:
+def _check_document(settings: Settings, args: argparse.Namespace) -> int:
+    """``ledger verify bundle|receipt FILE``: a signed document checked offline."""
     from ledger.dsar.bundle import verify_bundle
-
-    if args.file is None:
-        raise UsageError("say which bundle: ledger verify bundle FILE")
-    key = _bundle_key(args.key, settings)
-    try:
-        document = _read_json(args.file)
-    except RecursionError:
-        raise UsageError(f"{args.file}: nested too deeply to be a bundle") from None
-    report = verify_bundle(document, key)
-    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if report.ok else EXIT_FAILED
-
-
-def _check_receipt(settings: Settings, args: argparse.Namespace) -> int:
     from ledger.receipts import MalformedReceipt, verify_receipt
 
+    what = args.what
     if args.file is None:
-        raise UsageError("say which receipt: ledger verify receipt FILE")
+        raise UsageError(f"say which {what}: ledger verify {what} FILE")
     key = _bundle_key(args.key, settings)
     try:
         document = _read_json(args.file)
     except RecursionError:
-        raise UsageError(f"{args.file}: nested too deeply to be a receipt") from None
+        raise UsageError(f"{args.file}: nested too deeply to be a {what}") from None
     try:
-        report = verify_receipt(document, key)
+        report = (verify_bundle if what == "bundle" else verify_receipt)(document, key)
     except MalformedReceipt as exc:
         raise UsageError(f"{args.file}: {exc}") from None
     print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
@@ -222,8 +210,7 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
         if args.what in ("bundle", "receipt"):
             if args.audit or args.export or args.inclusion or args.consistency or args.checkpoint:
                 raise UsageError(f"verify {args.what} takes a FILE and --key only")
-            check = _check_bundle if args.what == "bundle" else _check_receipt
-            return check(settings, args)
+            return _check_document(settings, args)
         if args.file is not None:
             raise UsageError(f"unexpected argument {args.file!r}")
         if args.audit:
