@@ -153,7 +153,7 @@ def test_every_key_is_fresh_and_wrapped_with_a_fresh_nonce() -> None:
 def test_integers_beyond_64_bits_and_unicode_survive_exactly() -> None:
     state = access(ALEX, count=2**70, record="Dossier n° 7 — Zoë")
     sealed, keys = seal(state)
-    assert b"Zo" not in sealed
+    assert b"Dossier" not in sealed  # (a short string could occur in the ciphertext's base64)
     opened = json.loads(vault().open("event/1", sealed, keys).state)
     assert opened["count"] == 2**70 and opened["record"] == "Dossier n° 7 — Zoë"
 
@@ -167,7 +167,7 @@ def test_an_erasures_tombstones_are_sealed_with_no_subject() -> None:
     tags = [["ab" * 16], ["cd" * 16, "ef" * 16]]
     sealed, keys = seal({"rule": "retention", "tombstones": tags})
     assert set(keys) == {"e"}
-    assert b"abab" not in sealed and b"cdcd" not in sealed
+    assert all(tag.encode() not in sealed for tags_ in tags for tag in tags_)
     assert json.loads(vault().open("event/1", sealed, keys).state)["tombstones"] == tags
 
 
