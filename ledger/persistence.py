@@ -431,6 +431,8 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             raise
 
     def _append(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+        # Sealed before the transaction: its CPU holds neither a connection nor a lock.
+        sealed, keys = self._seal(stored_events)
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
             if not stored_events:
@@ -438,7 +440,6 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
             # The EXCLUSIVE lock serialises writers, so readers never pass over a gap
             # that a slower transaction fills in later, and this transaction's sequence
             # values are consecutive: no other writer can draw from it until we commit.
-            sealed, keys = self._seal(stored_events)
             self._lock_table(curs)
             self._notify_channel(curs)
             with curs.copy(self.copy_events_statement) as copy:
@@ -462,6 +463,8 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
         self, stored_events: Sequence[StoredEvent]
     ) -> tuple[list[bytes], list[tuple[UUID, int, str, bytes, bytes | None]]]:
         """Each event's state with its personal values sealed, and the key rows."""
+        if not stored_events:
+            return [], []
         vault = self.vault
         if vault is None:
             raise RuntimeError("this ledger was opened without its vault: it cannot store events")
@@ -513,16 +516,17 @@ class LedgerRecorder(SerialisedDDL, PostgresProcessRecorder):
     ) -> list[bytes]:
         """The states of (originator id, version, state) rows with their personal values
         opened with the keys still held (null where destroyed)."""
-        sealed = [(oid, v) for oid, v, state in rows if is_sealed(state)]
-        if not sealed:
+        sealed = [is_sealed(state) for _, _, state in rows]
+        if not any(sealed):
             return [state for _, _, state in rows]
         vault = self.vault
         if vault is None:
             raise RuntimeError("this ledger was opened without its vault: it cannot read events")
-        wrapped = self.data_keys(conn, sealed)
+        holding = [(oid, v) for (oid, v, _), s in zip(rows, sealed, strict=True) if s]
+        wrapped = self.data_keys(conn, holding)
         opened: list[bytes] = []
-        for oid, version, state in rows:
-            if is_sealed(state):
+        for (oid, version, state), holds_tokens in zip(rows, sealed, strict=True):
+            if holds_tokens:
                 keys = vault.keys_of(wrapped.get((oid, version), {}))
                 state = vault.open(f"{oid}/{version}", state, keys, self.skip, salts=False).state
             opened.append(state)
