@@ -7,7 +7,6 @@ an erased entry's inclusion proof still checks offline."""
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from tests.e2e.test_ledger_run import (
     stop_ledger,
 )
 from tests.support.folders import server_dir
+from tests.support.ledger import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -54,15 +54,18 @@ def timeline(running: Running, subject: str, name: str) -> list[dict[str, Any]]:
     return list(get_json(url, demo_token(running, name))["entries"])
 
 
-def until(check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not so after {timeout} s: {check()}")
-        time.sleep(0.5)
+def sealed(running: Running, position: int) -> bool:
+    """Whether the log's tree holds the event at ``position`` (its inclusion proof is
+    served)."""
+    request = urllib.request.Request(
+        f"{running.api}/v1/log/proofs/inclusion?position={position}",
+        headers={"Authorization": f"Bearer {demo_token(running, 'AUDITOR')}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError:
+        return False
 
 
 def post(running: Running, path: str, body: dict[str, Any], token: str) -> tuple[int, Any]:
@@ -83,12 +86,14 @@ def test_the_schedule_and_an_upheld_request_erase_and_the_log_still_proves_it(
     running: Running, tmp_path: Path
 ) -> None:
     # The schedule: Alex's accesses of 9 and 20 days ago go, their DWP one of 2 days stays.
-    alex = until(
+    alex = wait_until(
         lambda: (
             (t := timeline(running, ALEX, "ALEX"))
             and sum(e["kind"] == "erased" for e in t) == 2
             and t
-        )
+        ),
+        timeout=60,
+        what="the schedule to erase two of Alex's accesses",
     )
     erased = [e for e in alex if e["kind"] == "erased"]
     assert all(e["summary"].endswith("under the retention schedule.") for e in erased)
@@ -110,18 +115,23 @@ def test_the_schedule_and_an_upheld_request_erase_and_the_log_still_proves_it(
     )
     assert status == 201, body
     assert body["events_erased"] == 1
-    sam = until(
+    sam = wait_until(
         lambda: (
             (t := timeline(running, SAM, "SAM"))
             and any("request to erase your data was agreed" in e["summary"] for e in t)
             and t
-        )
+        ),
+        timeout=60,
+        what="Sam's timeline to show the upheld request",
     )
     kinds = sorted(e["kind"] for e in sam)
     assert kinds == ["data-accessed", "erased", "erased"], sam  # HMRC's access of yesterday stays
 
     # The log: every leaf still recomputes, every erasure is accounted for.
-    time.sleep(2)  # a seal interval: the erasures' own events are sealed
+    # The erasures' own events sealed first (the log seals in order: the request's last).
+    wait_until(
+        lambda: sealed(running, max(body["positions"])), what="the erasure's event to be sealed"
+    )
     audited = ledger_cli(running, "verify", "--audit")
     assert audited.returncode == 0, audited.stderr
     assert "events erased: their data keys are destroyed" in audited.stdout, audited.stdout

@@ -149,11 +149,16 @@ def dead_letters(settings: Settings, expected: int) -> list[tuple[bytes, dict[st
     return found
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "") -> None:
+Found = TypeVar("Found")
+
+
+def wait_until(predicate: Callable[[], Found], timeout: float = 30, what: str = "") -> Found:
+    """What ``predicate`` answers once it is true (polled every 0.1 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        found = predicate()
+        if found:
+            return found
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
 
